@@ -1,0 +1,3 @@
+from qa.cli import app
+
+app(prog_name="qa")

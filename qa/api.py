@@ -1,0 +1,69 @@
+"""The Python API: `ask`, `ask_stream`, `ingest`, `info`, all over one shared pipeline per settings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from qa.chain import Pipeline, clean_question
+from qa.domain import Answer
+from qa.embeddings import default_embeddings
+from qa.generators import describe, make_chat_model
+from qa.index import IngestReport
+from qa.settings import Settings, Verify
+
+_pipelines: dict[Settings, Pipeline] = {}
+_lock = threading.Lock()
+
+
+def pipeline(settings: Settings | None = None) -> Pipeline:
+    """The pipeline for these settings (default: from the environment), built once per process."""
+    settings = settings or Settings.from_env()
+    with _lock:
+        if settings not in _pipelines:
+            _pipelines[settings] = Pipeline(
+                settings, default_embeddings(), make_chat_model(settings), make_chat_model(settings, role="judge")
+            )
+        return _pipelines[settings]
+
+
+def ask(
+    question: str, *, top_k: int | None = None, verify: Verify | None = None, settings: Settings | None = None
+) -> Answer:
+    """Answer `question` from the documents, with citations, or refuse (`Answer.refused`).
+
+    `verify` ("drop", "mark", "off"; default from settings) has the judge score each sentence.
+    """
+    question = clean_question(question)  # before any model loads: a bad question fails at once
+    return pipeline(settings).ask(question, top_k=top_k, verify=verify)
+
+
+def ask_stream(
+    question: str, *, top_k: int | None = None, verify: Verify | None = None, settings: Settings | None = None
+) -> Iterator[str | Answer]:
+    """Like `ask`, but yields text pieces as they are generated and the finished Answer last."""
+    question = clean_question(question)
+    return pipeline(settings).ask_stream(question, top_k=top_k, verify=verify)
+
+
+def ingest(paths: Iterable[Path | str] | None = None, *, settings: Settings | None = None) -> IngestReport:
+    """Bring the index in step with files and directories (default: the corpus directory)."""
+    p = pipeline(settings)
+    return p.index.ingest([Path(x) for x in paths] if paths else [p.settings.corpus_dir])
+
+
+def info(settings: Settings | None = None) -> dict:
+    """What the pipeline is made of: corpus, index size, models and backend."""
+    p = pipeline(settings)
+    s = p.settings
+    return {
+        "corpus_dir": str(s.corpus_dir),
+        "index": s.chroma_url or str(s.index_dir),
+        "collection": s.collection,
+        "chunks": p.index.count(),
+        "documents": p.index.documents(),
+        "embeddings": "all-MiniLM-L6-v2 (packaged)",
+        "generator": describe(s),
+        "top_k": s.top_k,
+    }

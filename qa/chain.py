@@ -1,0 +1,123 @@
+"""The answer chain: retrieve passages, prompt with them numbered, generate, resolve citations or refuse."""
+
+from __future__ import annotations
+
+from qa.errors import QuestionError
+
+import time
+from collections.abc import Iterator
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.embeddings import Embeddings
+
+from qa.citations import best_matching_passage, cited_numbers, is_refusal, recite, resolve, split_sentences
+from qa.domain import Answer, Passage, Sentence
+from qa.judge import Judge
+from qa.index import Index
+from qa.prompts import REFUSAL, answer_messages
+from qa.retrieval import PassageRetriever, to_passage
+from qa.settings import Settings, Verify
+
+MAX_QUESTION_CHARS = 2000
+
+
+
+def clean_question(question: str) -> str:
+    """The question with control characters and runs of whitespace collapsed; raises QuestionError."""
+    if not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(cleaned)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    return cleaned
+
+
+class Pipeline:
+    """Index, retriever and generator for one Settings; `ask` and `ask_stream` are the whole API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: Embeddings,
+        chat_model: BaseChatModel,
+        judge_model: BaseChatModel | None = None,
+        index: Index | None = None,
+    ):
+        self.settings = settings
+        self.chat_model = chat_model
+        self.index = index or Index(settings, embeddings)
+        self.judge = Judge(judge_model or chat_model, settings.judge_threshold)
+        self.retriever = PassageRetriever(store=self.index.store, k=settings.top_k, min_score=settings.min_score)
+
+    def ensure_index(self) -> None:
+        """Build the index from the corpus directory when it is empty."""
+        if self.index.count() == 0 and self.settings.corpus_dir.is_dir():
+            self.index.ingest([self.settings.corpus_dir])
+
+    def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
+        retriever = self.retriever if top_k is None else self.retriever.model_copy(update={"k": top_k})
+        return [to_passage(d) for d in retriever.invoke(question)]
+
+    def ask(self, question: str, top_k: int | None = None, verify: Verify | None = None) -> Answer:
+        *_, answer = self.ask_stream(question, top_k=top_k, verify=verify)
+        return answer
+
+    def ask_stream(self, question: str, top_k: int | None = None, verify: Verify | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is generated, then the finished Answer as the last item.
+
+        The streamed text is the generator's draft; the Answer is final (verified, cleaned, or a refusal).
+        """
+        verify = verify or self.settings.verify
+        started = time.perf_counter()
+        question = clean_question(question)
+        self.ensure_index()
+        passages = self.retrieve(question, top_k)
+        timings = {"retrieve_s": time.perf_counter() - started}
+
+        def finish(text: str, sentences: list[Sentence], dropped: list[Sentence]) -> Answer:
+            text, citations = resolve(text, passages)
+            refused = is_refusal(text) or not citations
+            if refused:
+                # An uncited answer is treated as a refusal: nothing is shown that no passage backs.
+                text, citations, sentences = REFUSAL, [], []
+            timings["total_s"] = time.perf_counter() - started
+            return Answer(question, text, citations, passages, refused, timings, sentences, dropped)
+
+        if not passages:
+            yield REFUSAL
+            yield finish(REFUSAL, [], [])
+            return
+        parts: list[str] = []
+        for chunk in self.chat_model.stream(answer_messages(question, passages)):
+            if chunk.content:
+                timings.setdefault("first_token_s", time.perf_counter() - started)
+                parts.append(chunk.content)
+                yield chunk.content
+        timings["generate_s"] = time.perf_counter() - started - timings["retrieve_s"]
+        draft, _ = resolve("".join(parts), passages)
+        if verify == "off" or is_refusal(draft):
+            yield finish(draft, [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)], [])
+            return
+        checked = [self._verify(s, passages) for s in split_sentences(draft)]
+        timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"] - timings["generate_s"]
+        kept = [s for s in checked if verify == "mark" or s.support >= self.judge.threshold]
+        dropped = [s for s in checked if s not in kept]
+        yield finish(" ".join(s.text for s in kept), kept, dropped)
+
+    def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:
+        """Judge a sentence against its cited passages; if they fail, against the passage sharing most words.
+
+        Small models often copy a passage faithfully and then cite the wrong number; the judge,
+        not the word overlap, decides whether the re-pointed citation stands.
+        """
+        cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
+        support = self.judge.score(sentence, [passages[n - 1].text for n in cited]) if cited else 0.0
+        if support < self.judge.threshold:
+            best = best_matching_passage(sentence, passages)
+            if best is not None and [best] != cited:
+                alternative = self.judge.score(sentence, [passages[best - 1].text])
+                if alternative > support:
+                    return Sentence(recite(sentence, best), (best,), alternative)
+        return Sentence(sentence, tuple(cited), support)

@@ -1,0 +1,95 @@
+"""Turning `[n]` markers in generated text into citations, and spotting refusals."""
+
+from __future__ import annotations
+
+import re
+
+from qa.domain import Citation, Passage
+from qa.prompts import REFUSAL
+
+# [1], [1, 2], [1][2], and the "passage 1" / "Passage [1]" forms small models drift into.
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_VERBOSE_REFERENCE = re.compile(r",?\s*\(?\b(?:as )?(?:stated|mentioned|according to|see|from) (?:in )?passages?\s*", re.I)
+_REFUSAL_HINTS = re.compile(
+    r"cannot answer|can't answer|unable to answer|do(?:es)? not (?:state|say|mention|contain|provide)|"
+    r"not (?:stated|mentioned|provided) in the (?:passages|documents)|no information",
+    re.I,
+)
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+\s*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an answer, each keeping the markers that follow its full stop."""
+    sentences: list[str] = []
+    for part in _SENTENCE_END.split(text.strip()):
+        leading = _LEADING_MARKERS.match(part)
+        if leading and sentences:  # markers after a full stop belong to the sentence before
+            sentences[-1] = f"{sentences[-1]} {leading.group(0).strip()}"
+            part = part[leading.end() :]
+        if part.strip():
+            sentences.append(part.strip())
+    return sentences
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Every number cited in `text`, in order of first appearance."""
+    seen: list[int] = []
+    for match in _MARKER.finditer(text):
+        for n in re.split(r"\s*[,;]\s*", match.group(1)):
+            if int(n) not in seen:
+                seen.append(int(n))
+    return seen
+
+
+def resolve(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """Normalise markers to `[n]`, drop those that point at no passage, and list the citations.
+
+    Returns the cleaned text and one Citation per distinct valid number, in order of appearance.
+    """
+
+    def rewrite(match: re.Match) -> str:
+        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        valid = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
+        return "".join(f"[{n}]" for n in valid)
+
+    text = _VERBOSE_REFERENCE.sub(" ", text)
+    text = _MARKER.sub(rewrite, text)
+    text = re.sub(r"[ \t]+([.,;!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+    text = re.sub(r"\](?=[A-Za-z])", "] ", text)
+    citations = [Citation.from_passage(n, passages[n - 1]) for n in cited_numbers(text)]
+    return text, citations
+
+
+_STOP = set(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were will with "
+    "which who what when where why how does do did can could would should not no yes".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words minus stop words, cut to five letters so "invest" meets "investor"."""
+    return {w[:5] for w in re.findall(r"[a-z0-9$]+", _MARKER.sub("", text).lower()) if w not in _STOP}
+
+
+def best_matching_passage(sentence: str, passages: list[Passage]) -> int | None:
+    """Number of the passage holding most of the sentence's content words (None if it shares none)."""
+    words = content_words(sentence)
+    if not words or not passages:
+        return None
+    overlaps = [len(words & content_words(p.text)) for p in passages]
+    best = max(range(len(passages)), key=lambda i: overlaps[i])
+    return best + 1 if overlaps[best] else None
+
+
+def recite(sentence: str, number: int) -> str:
+    """The sentence with its markers replaced by `[number]`."""
+    bare = _MARKER.sub("", sentence).rstrip()
+    end = bare[-1] if bare and bare[-1] in ".!?" else ""
+    return f"{(bare[:-1] if end else bare).rstrip()} [{number}]{end}"
+
+
+def is_refusal(text: str) -> bool:
+    """True when the generator said it cannot answer (in our words or close to them)."""
+    stripped = _MARKER.sub("", text).strip()
+    return stripped.startswith(REFUSAL[:-1]) or bool(_REFUSAL_HINTS.search(stripped))

@@ -1,0 +1,122 @@
+"""The `qa` command line: a thin layer over the Python API (`ask`, `ingest`, `info`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+import qa
+from qa.domain import Answer
+from qa.errors import QAError
+from qa.settings import Settings
+
+app = typer.Typer(help="Answers from your documents, each claim tied to the passage that supports it.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    corpus_dir: Annotated[Optional[Path], typer.Option(help="Folder of documents (QA_CORPUS_DIR).")] = None,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Folder of the embedded Chroma index (QA_INDEX_DIR).")] = None,
+    chroma_url: Annotated[Optional[str], typer.Option(help="A Chroma server, http://host:port (QA_CHROMA_URL).")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="local, openai or azure (QA_BACKEND).")] = None,
+) -> None:
+    try:
+        settings = Settings.from_env(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url, backend=backend)
+    except QAError as e:
+        _fail(e)
+    ctx.obj = {"settings": settings}
+
+
+def _fail(error: Exception) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(error))}")
+    raise typer.Exit(2 if isinstance(error, ValueError) else 1)
+
+
+def _print_answer(answer: Answer) -> None:
+    style = "yellow" if answer.refused else "bold"
+    out.print(escape(answer.text), style=style)
+    if answer.citations:
+        out.print()
+        support = {n: s.support for s in answer.sentences for n in s.cited if s.support is not None}
+        for c in answer.citations:
+            score = f" [dim](support {support[c.number]:.2f})[/]" if c.number in support else ""
+            out.print(f"[cyan][{c.number}][/] [bold]{escape(c.title)}[/] [dim]{escape(c.source)}:{c.start}-{c.end}[/]{score}")
+            out.print(f"    {escape(' '.join(c.text.split()))}", style="dim", highlight=False)
+    for s in answer.dropped:
+        out.print(f"[red]dropped, unsupported ({s.support:.2f}):[/] {escape(s.text)}")
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question to answer from the documents.")],
+    top_k: Annotated[Optional[int], typer.Option(help="Passages to retrieve (QA_TOP_K).")] = None,
+    verify: Annotated[Optional[str], typer.Option(help="drop, mark or off (QA_VERIFY).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+) -> None:
+    """Answer a question with cited passages, or refuse when the documents do not say."""
+    try:
+        settings = _settings(ctx).with_(verify=verify)
+        answer = qa.ask(question, top_k=top_k, settings=settings)
+    except QAError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (default: the corpus folder).")] = None,
+) -> None:
+    """Add, update and remove documents in the index; unchanged files cost nothing."""
+    try:
+        report = qa.ingest(paths, settings=_settings(ctx))
+    except QAError as e:
+        _fail(e)
+    for label, names in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+        for name in names:
+            out.print(f"[green]{label}[/] {escape(name)}")
+    if report.unchanged:
+        out.print(f"[dim]{len(report.unchanged)} unchanged[/]")
+    for name, reason in report.failed.items():
+        err.print(f"[red]skipped[/] {escape(reason)}")
+    out.print(f"{report.chunks_written} chunks written")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the corpus, the index, the models and the backend in use."""
+    try:
+        details = qa.info(settings=_settings(ctx))
+    except QAError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps(details, indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in details.items():
+        if key != "documents":
+            table.add_row(f"[bold]{key}[/]", escape(str(value)))
+    out.print(table)
+    docs = Table("document", "title", "chunks")
+    for source, entry in details["documents"].items():
+        docs.add_row(escape(source), escape(entry["title"]), str(entry["chunks"]))
+    out.print(docs)

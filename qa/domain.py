@@ -1,0 +1,97 @@
+"""The typed objects that flow through the project: what was retrieved, what was cited, what was answered."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a source document, with its exact character span in that document's text."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk returned by retrieval, with its relevance score (cosine similarity, higher is closer)."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def from_chunk(cls, chunk: Chunk, score: float) -> Passage:
+        return cls(chunk.id, chunk.text, chunk.source, chunk.title, chunk.start, chunk.end, score)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A `[n]` marker in an answer, resolved to the passage it points at.
+
+    `start`/`end` index the source document's text, so `document[start:end] == text`.
+    """
+
+    number: int
+    passage_id: str
+    text: str
+    source: str
+    title: str
+    start: int
+    end: int
+
+    @classmethod
+    def from_passage(cls, number: int, passage: Passage) -> Citation:
+        return cls(number, passage.id, passage.text, passage.source, passage.title, passage.start, passage.end)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an answer, the passage numbers it cites, and the judge's support score.
+
+    `support` is P(the cited passages state the sentence), or None when verification was off.
+    """
+
+    text: str
+    cited: tuple[int, ...]
+    support: float | None = None
+
+
+@dataclass
+class Answer:
+    """An answer grounded in the documents.
+
+    `text` carries `[n]` markers; each `n` appears in `citations`. `passages` is everything that
+    was shown to the generator, numbered from 1 in that order. `refused` is true when the
+    documents do not hold the answer; `text` then says so in one sentence.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    refused: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    sentences: list[Sentence] = field(default_factory=list)
+    dropped: list[Sentence] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        lines = [self.text]
+        if self.citations:
+            lines.append("")
+            lines.append("Sources:")
+            for c in self.citations:
+                lines.append(f"[{c.number}] {c.title} ({c.source}, chars {c.start}-{c.end}): {c.text}")
+        return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""Sentence embeddings from the packaged all-MiniLM-L6-v2, behind langchain's Embeddings interface."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+from langchain_core.embeddings import Embeddings
+
+from qa.model_files import embedding_model_path
+
+
+class MiniLMEmbeddings(Embeddings):
+    """Normalised embeddings (cosine = dot product); repeated queries are served from a small cache."""
+
+    def __init__(self, batch_size: int = 64):
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
+        self._batch_size = batch_size
+        # sentence-transformers' encode is not documented as thread-safe; the UI and tests call from threads.
+        self._lock = threading.Lock()
+        self._cached_query = lru_cache(maxsize=1024)(self._embed_one)
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            vectors = self._model.encode(
+                texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        return vectors.tolist()
+
+    def _embed_one(self, text: str) -> tuple[float, ...]:
+        return tuple(self._encode([text])[0])
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(list(texts)) if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(self._cached_query(text))
+
+
+@lru_cache(maxsize=1)
+def default_embeddings() -> MiniLMEmbeddings:
+    """One embedding model per process: loading it costs seconds and hundreds of MB."""
+    return MiniLMEmbeddings()

@@ -1,0 +1,202 @@
+"""Generators behind one interface, langchain's chat model: local llama.cpp, OpenAI-compatible, Azure OpenAI."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from qa.model_files import generator_model_path
+from qa.settings import Settings
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class LlamaCppChat(BaseChatModel):
+    """A GGUF model run in-process by llama.cpp, greedy by default.
+
+    llama.cpp keeps the KV cache of the previous prompt, so prompts that start with the same fixed
+    instructions only pay for their new tokens. The model is not thread-safe: calls are serialised.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_path: Path
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    max_tokens: int = 256
+    temperature: float = 0.0
+    _llama: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _formatter: Any = PrivateAttr(default=None)
+    _yes_no: tuple[list[int], list[int]] = PrivateAttr(default=((), ()))
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    @property
+    def llama(self):
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            self._llama = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads or os.cpu_count(),
+                n_batch=512,
+                verbose=False,
+            )
+        return self._llama
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict:
+        request = {
+            "messages": [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages],
+            "temperature": self.temperature,
+            "max_tokens": kwargs.pop("max_tokens", self.max_tokens),
+            "stop": stop or [],
+            # top-k 1 makes decoding greedy whatever the temperature default of the library is
+            "top_k": 1 if self.temperature == 0 else 40,
+        }
+        request.update(kwargs)
+        return request
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._lock:
+            out = self.llama.create_chat_completion(**self._request(messages, stop, kwargs))
+        choice = out["choices"][0]
+        message = AIMessage(
+            content=choice["message"]["content"] or "",
+            response_metadata={"finish_reason": choice.get("finish_reason"), "logprobs": choice.get("logprobs")},
+            usage_metadata={
+                "input_tokens": out["usage"]["prompt_tokens"],
+                "output_tokens": out["usage"]["completion_tokens"],
+                "total_tokens": out["usage"]["total_tokens"],
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        with self._lock:
+            for part in self.llama.create_chat_completion(**self._request(messages, stop, kwargs), stream=True):
+                text = part["choices"][0]["delta"].get("content")
+                if text:
+                    if run_manager:
+                        run_manager.on_llm_new_token(text)
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+
+    def yes_probability(self, messages: list[BaseMessage]) -> float:
+        """P("yes") against P("no") as the first token of the model's reply to `messages`.
+
+        Reads the next-token logits after the prompt instead of sampling, so the answer is a
+        calibrated score rather than a coin that greedy decoding always flips the same way.
+        The prompt's prefix shared with the previous call is not evaluated again.
+        """
+        import numpy as np
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        with self._lock:
+            llama = self.llama
+            if self._formatter is None:
+                self._formatter = Jinja2ChatFormatter(
+                    template=llama.metadata["tokenizer.chat_template"],
+                    eos_token=llama._model.token_get_text(llama.token_eos()),
+                    bos_token=llama._model.token_get_text(llama.token_bos()),
+                )
+                self._yes_no = _answer_token_ids(llama)
+            prompt = self._formatter(messages=self._request(messages, None, {})["messages"]).prompt
+            tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
+            reuse = min(llama.longest_token_prefix(llama._input_ids.tolist(), tokens), len(tokens) - 1)
+            llama.n_tokens = reuse
+            llama.eval(tokens[reuse:])
+            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+        yes_ids, no_ids = self._yes_no
+        candidates = logits[yes_ids + no_ids].astype(np.float64)
+        weights = np.exp(candidates - candidates.max())
+        return float(weights[: len(yes_ids)].sum() / weights.sum())
+
+
+def _answer_token_ids(llama) -> tuple[list[int], list[int]]:
+    """Token ids that start a "yes" or a "no" reply, in the spellings models use."""
+
+    def first_tokens(words: list[str]) -> list[int]:
+        return sorted({llama.tokenize(w.encode(), add_bos=False)[0] for w in words})
+
+    return first_tokens(["yes", "Yes", " yes", " Yes", "YES"]), first_tokens(["no", "No", " no", " No", "NO"])
+
+
+def make_chat_model(settings: Settings, role: str = "answer") -> BaseChatModel:
+    """The chat model the settings name; the local one loads its weights on first use.
+
+    Locally, each `role` ("answer", "judge") gets its own llama.cpp context over the same
+    memory-mapped weights, so each keeps its own fixed prompt prefix warm in its KV cache.
+    """
+    if settings.backend == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            base_url=settings.openai_base_url,
+            model=settings.openai_model,
+            api_key=settings.openai_api_key or "not-needed",
+            temperature=0,
+            max_tokens=settings.max_tokens,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+    if settings.backend == "azure":
+        from langchain_openai import AzureChatOpenAI
+
+        return AzureChatOpenAI(
+            azure_endpoint=settings.azure_endpoint,
+            azure_deployment=settings.azure_deployment,
+            api_version=settings.azure_api_version,
+            api_key=settings.azure_api_key,
+            temperature=0,
+            max_tokens=settings.max_tokens,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+    return _local_chat_model(
+        settings.model_path or generator_model_path(settings.cache_dir),
+        settings.n_ctx,
+        settings.threads,
+        settings.max_tokens,
+        role,
+    )
+
+
+@lru_cache(maxsize=4)
+def _local_chat_model(path: Path, n_ctx: int, threads: int | None, max_tokens: int, role: str) -> LlamaCppChat:
+    # One instance per model file and role: every caller in the process shares it and its lock.
+    return LlamaCppChat(model_path=path, n_ctx=n_ctx, n_threads=threads, max_tokens=max_tokens)
+
+
+def describe(settings: Settings) -> str:
+    """A one-line name of the generator in use, for `qa info` and the UI."""
+    if settings.backend == "openai":
+        return f"openai: {settings.openai_model} at {settings.openai_base_url}"
+    if settings.backend == "azure":
+        return f"azure: {settings.azure_deployment} at {settings.azure_endpoint}"
+    return f"local: {settings.model_path or 'Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packaged)'}"

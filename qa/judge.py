@@ -1,0 +1,90 @@
+"""The faithfulness judge: does a passage support a sentence? Deterministic checks first, then the generator.
+
+The generator is asked a yes/no question and we read P(yes) from its next-token distribution; a
+name, number or date in the sentence that appears in none of the passages is a certain "no".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+JUDGE_SYSTEM = (
+    "You check claims against a source passage. Reply yes if the passage states the claim, no otherwise."
+)
+DEFAULT_THRESHOLD = 0.5
+
+_MONTHS = "january february march april may june july august september october november december".split()
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+# Capitalised words that are not names (sentence openers, answer words, pronouns).
+_NOT_NAMES = {"yes", "no", "the", "a", "an", "it", "its", "they", "this", "that", "i", "in", "on", "under", "if"}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def unsupported_facts(sentence: str, evidence: str) -> list[str]:
+    """Numbers, months and names in `sentence` that `evidence` never mentions: each one proves "unsupported"."""
+    sentence = re.sub(r"\[\d+\]", "", sentence)
+    evidence_norm = _norm(evidence)
+    missing = sorted(_numbers(sentence) - _numbers(evidence))
+    words = set(re.findall(r"[a-z]+", evidence_norm))
+    for name in _NAME.findall(sentence):
+        stem = re.sub(r"'s$", "", name).lower()
+        if stem not in _NOT_NAMES and stem not in evidence_norm:
+            missing.append(name)
+    # Capitalised only: "may" is a verb, "May" a month.
+    missing += [m for m in re.findall(r"\b[A-Z][a-z]+", sentence) if m.lower() in _MONTHS and m.lower() not in words]
+    return list(dict.fromkeys(missing))
+
+
+def judge_messages(sentence: str, evidence: str) -> list[BaseMessage]:
+    return [
+        SystemMessage(JUDGE_SYSTEM),
+        HumanMessage(f"Passage: {' '.join(evidence.split())}\n\nClaim: {sentence}\n\nDoes the passage state the claim? Reply yes or no."),
+    ]
+
+
+def yes_probability(chat_model: BaseChatModel, messages: list[BaseMessage]) -> float:
+    """P(yes) from any chat model: logits for llama.cpp, logprobs for OpenAI-compatible servers."""
+    if hasattr(chat_model, "yes_probability"):
+        return chat_model.yes_probability(messages)
+    reply = chat_model.bind(logprobs=True, top_logprobs=10, max_tokens=1).invoke(messages)
+    content = (reply.response_metadata.get("logprobs") or {}).get("content") or []
+    if content:
+        yes = no = 0.0
+        for alt in content[0].get("top_logprobs", []):
+            word = alt["token"].strip().lower()
+            if word in ("yes", "no"):
+                p = math.exp(alt["logprob"])
+                yes, no = (yes + p, no) if word == "yes" else (yes, no + p)
+        if yes + no > 0:
+            return yes / (yes + no)
+    # A server that gives no log-probabilities still gives a verdict.
+    return 1.0 if str(reply.content).strip().lower().startswith("yes") else 0.0
+
+
+class Judge:
+    """Scores how well evidence supports a sentence, in [0, 1]; `supports` applies the threshold."""
+
+    def __init__(self, chat_model: BaseChatModel, threshold: float = DEFAULT_THRESHOLD):
+        self.chat_model = chat_model
+        self.threshold = threshold
+
+    def score(self, sentence: str, evidence: list[str]) -> float:
+        text = "\n".join(evidence)
+        if not text.strip() or unsupported_facts(sentence, text):
+            return 0.0
+        return yes_probability(self.chat_model, judge_messages(re.sub(r"\s*\[\d+\]", "", sentence), text))
+
+    def supports(self, sentence: str, evidence: list[str]) -> bool:
+        return self.score(sentence, evidence) >= self.threshold

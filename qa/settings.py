@@ -1,0 +1,107 @@
+"""One settings object, read from `QA_*` environment variables; the CLI and UI override fields with flags."""
+
+from __future__ import annotations
+
+from qa.errors import SettingsError
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Literal
+
+Backend = Literal["local", "openai", "azure"]
+BACKENDS: tuple[str, ...] = ("local", "openai", "azure")
+Verify = Literal["drop", "mark", "off"]
+VERIFY_MODES: tuple[str, ...] = ("drop", "mark", "off")
+
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be configured. Each field `x` is read from `QA_X`."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path(".qa/index")
+    cache_dir: Path = _default_cache_dir()
+    collection: str = "qa-corpus"
+    # A Chroma server (http://host:port) instead of the embedded persistent index.
+    chroma_url: str | None = None
+
+    chunk_size: int = 320
+    top_k: int = 4
+    # Passages below this cosine similarity are not shown to the generator; with none left, we refuse.
+    min_score: float = 0.25
+
+    # Each answer sentence is judged against its cited passages: "drop" removes unsupported ones
+    # (refusing when none is left), "mark" keeps them with their score, "off" skips the judge.
+    verify: Verify = "drop"
+    judge_threshold: float = 0.5
+
+    backend: Backend = "local"
+    model_path: Path | None = None  # a GGUF file to use instead of the packaged Qwen2.5-Coder-1.5B
+    n_ctx: int = 2048
+    threads: int | None = None
+    max_tokens: int = 160
+    timeout: float = 120.0
+    max_retries: int = 2
+
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = None
+
+    azure_endpoint: str | None = None
+    azure_deployment: str | None = None
+    azure_api_version: str = "2024-10-21"
+    azure_api_key: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).validated()
+
+    def with_(self, **overrides) -> Settings:
+        """A copy with the given fields replaced (None means: keep)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validated()
+
+    def validated(self) -> Settings:
+        if self.backend not in BACKENDS:
+            raise SettingsError(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        if self.verify not in VERIFY_MODES:
+            raise SettingsError(f"QA_VERIFY must be one of {', '.join(VERIFY_MODES)}, not {self.verify!r}")
+        if not 0.0 <= self.judge_threshold <= 1.0:
+            raise SettingsError(f"QA_JUDGE_THRESHOLD is a probability in [0, 1], not {self.judge_threshold}")
+        if self.chunk_size < 50:
+            raise SettingsError(f"QA_CHUNK_SIZE must be at least 50 characters, not {self.chunk_size}")
+        if not 1 <= self.top_k <= 50:
+            raise SettingsError(f"QA_TOP_K must be between 1 and 50, not {self.top_k}")
+        if not -1.0 <= self.min_score <= 1.0:
+            raise SettingsError(f"QA_MIN_SCORE is a cosine similarity in [-1, 1], not {self.min_score}")
+        if self.backend == "openai" and not (self.openai_base_url and self.openai_model):
+            raise SettingsError("the openai backend needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL")
+        if self.backend == "azure" and not (self.azure_endpoint and self.azure_deployment):
+            raise SettingsError("the azure backend needs QA_AZURE_ENDPOINT and QA_AZURE_DEPLOYMENT")
+        return self
+
+
+def _parse(name: str, type_: str, raw: str):
+    kind = type_.replace(" ", "").split("|")[0]
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+    except ValueError:
+        raise SettingsError(f"QA_{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

@@ -1,0 +1,86 @@
+"""The real embedded models answer the article questions with the right citation and refuse the rest.
+
+Questions, references and gold passages live in eval/dataset.jsonl, shared with the eval suite.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qa.api import ask
+from qa.settings import Settings
+
+from conftest import ROOT
+
+DATASET = [json.loads(line) for line in (ROOT / "eval" / "dataset.jsonl").read_text().splitlines() if line.strip()]
+ANSWERABLE = [r for r in DATASET if r["gold"] and r["type"] not in ("injection",)][:25]
+UNANSWERABLE = [r for r in DATASET if r["type"] in ("unanswerable", "false_premise")]
+
+
+@pytest.fixture(scope="module")
+def real_settings(tmp_path_factory) -> Settings:
+    return Settings.from_env(corpus_dir=ROOT / "corpus", index_dir=tmp_path_factory.mktemp("index"))
+
+
+def facts_present(record: dict, text: str) -> bool:
+    return all(any(alt.lower() in text.lower() for alt in fact.split("|")) for fact in record["facts"])
+
+
+def cites_gold(record: dict, answer) -> bool:
+    return any(any(g in c.text for g in record["gold"]) for c in answer.citations)
+
+
+def test_at_least_18_of_20_article_questions_are_answered_and_cited_correctly(real_settings):
+    assert len(ANSWERABLE) >= 20
+    results = {}
+    for record in ANSWERABLE:
+        answer = ask(record["question"], settings=real_settings)
+        results[record["id"]] = (not answer.refused and facts_present(record, answer.text) and cites_gold(record, answer), answer.text)
+    wrong = {k: text for k, (ok, text) in results.items() if not ok}
+    share = 1 - len(wrong) / len(results)
+    print(f"\n{len(results) - len(wrong)}/{len(results)} correct and cited; wrong: {wrong}")
+    assert share >= 0.9, wrong
+
+
+@pytest.mark.parametrize("record", UNANSWERABLE, ids=[r["id"] for r in UNANSWERABLE])
+def test_questions_the_article_cannot_answer_are_refused(real_settings, record):
+    answer = ask(record["question"], settings=real_settings)
+    assert answer.refused, answer.text
+    assert answer.citations == []
+
+
+def test_every_citation_span_points_into_its_source(real_settings):
+    answer = ask("Which companies did OpenAI announce agreements with under the Stargate protocol?", settings=real_settings)
+    assert answer.citations
+    for c in answer.citations:
+        text = (ROOT / c.source).read_text()
+        assert text[c.start : c.end] == c.text
+    assert {"retrieve_s", "generate_s", "total_s"} <= set(answer.timings)
+
+
+def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_cli_answers_2030_with_the_passage_and_refuses_nvidia(tmp_path):
+    (tmp_path / "corpus").symlink_to(ROOT / "corpus")
+    result = run_cli("ask", "Until when will the core partnership continue?", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2030" in result.stdout and "[1]" in result.stdout
+    assert "core partnership will continue until" in " ".join(result.stdout.split())
+
+    result = run_cli("ask", "Who is the CEO of Nvidia?", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["refused"] is True and answer["citations"] == []
+
+
+def test_cli_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
+    result = run_cli("ask", "   ", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: the question is empty"
+    result = run_cli("ingest", "no-such-folder", cwd=tmp_path)
+    assert result.returncode == 2 and "no such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr

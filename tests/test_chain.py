@@ -1,0 +1,117 @@
+"""The answer chain with a scripted chat model: citations, refusals and verification, without the real LLM."""
+
+import pytest
+
+from qa.chain import Pipeline
+from qa.errors import QuestionError
+from qa.judge import JUDGE_SYSTEM
+from qa.prompts import REFUSAL
+
+from conftest import scripted
+
+
+def is_judge(messages) -> bool:
+    return messages[0].content == JUDGE_SYSTEM
+
+
+def make_pipeline(settings, embeddings, answer: str, judge_says: str = "yes") -> Pipeline:
+    chat = scripted(lambda m: judge_says if is_judge(m) else answer)
+    return Pipeline(settings, embeddings, chat)
+
+
+def test_a_cited_answer_carries_the_passage_and_its_span(settings, embeddings, corpus):
+    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].")
+    answer = p.ask("Until when will the core partnership continue?")
+    assert not answer.refused
+    assert answer.text == "The core partnership will continue until 2030 [1]."
+    [citation] = answer.citations
+    source = (corpus / "microsoft-openai-partnership.md").read_text()
+    assert source[citation.start : citation.end] == citation.text
+    assert "until 2030" in citation.text
+    assert answer.sentences[0].support == 1.0
+    assert "Sources:" in str(answer) and "[1]" in str(answer)
+
+
+def test_the_index_is_built_on_first_use(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "It continues until 2030 [1].")
+    assert p.index.count() == 0
+    p.ask("Until when will the core partnership continue?")
+    assert p.index.count() > 0
+
+
+def test_markers_to_missing_passages_are_dropped(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "The partnership continues until 2030 [1][9].")
+    answer = p.ask("Until when will the core partnership continue?")
+    assert answer.text == "The partnership continues until 2030 [1]."
+    assert [c.number for c in answer.citations] == [1]
+
+
+def test_an_uncited_answer_becomes_a_refusal(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "Jensen Huang is the CEO.")
+    answer = p.ask("Who is the CEO of Nvidia?", verify="off")
+    assert answer.refused and answer.text == REFUSAL and answer.citations == []
+
+
+def test_the_generators_refusal_is_passed_on(settings, embeddings):
+    p = make_pipeline(settings, embeddings, REFUSAL)
+    answer = p.ask("How many employees does OpenAI have?")
+    assert answer.refused and answer.passages  # passages were retrieved, and still nothing answered
+
+
+def test_nothing_relevant_retrieved_refuses_without_calling_the_generator(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "should not be asked [1].")
+    answer = p.ask("What is the capital of France?")
+    assert answer.refused and answer.passages == []
+    assert p.chat_model.calls == []
+
+
+def test_unsupported_sentences_are_dropped_and_all_unsupported_refuses(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "Microsoft invested $100 billion [1].", judge_says="no")
+    answer = p.ask("How much did Microsoft invest?")
+    assert answer.refused
+    assert [s.text for s in answer.dropped] == ["Microsoft invested $100 billion [1]."]
+
+
+def test_mark_mode_keeps_unsupported_sentences_with_their_score(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "The partnership continues until 2030 [1].", judge_says="no")
+    answer = p.ask("Until when will the core partnership continue?", verify="mark")
+    assert not answer.refused and answer.sentences[0].support == 0.0
+
+
+def test_a_wrong_citation_is_repointed_when_the_judge_confirms_the_right_passage(settings, embeddings):
+    def reply(messages):
+        if not is_judge(messages):
+            return "The core partnership will continue until 2030 [2]."
+        return "yes" if "until 2030" in messages[1].content else "no"
+
+    p = Pipeline(settings, embeddings, scripted(reply))
+    answer = p.ask("Until when will the core partnership continue?")
+    assert len(answer.citations) == 1 and "until 2030" in answer.citations[0].text
+
+
+def test_a_number_missing_from_the_passage_fails_without_asking_the_judge(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2035 [1].")
+    answer = p.ask("Until when will the core partnership continue?")
+    assert answer.refused
+    assert not any(is_judge(m) for m in p.chat_model.calls)
+
+
+def test_streaming_yields_text_then_the_answer(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "It continues until 2030 [1].")
+    items = list(p.ask_stream("Until when will the core partnership continue?"))
+    assert "".join(i for i in items if isinstance(i, str)) == "It continues until 2030 [1]."
+    assert items[-1].text == "It continues until 2030 [1]."
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "\x00\x07", "x" * 2001, None])
+def test_bad_questions_raise_question_error(settings, embeddings, question):
+    p = make_pipeline(settings, embeddings, "unused")
+    with pytest.raises(QuestionError):
+        p.ask(question)
+
+
+def test_control_characters_are_cleaned_from_questions(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "It continues until 2030 [1].")
+    assert p.ask("Until when\x00 will the\tcore partnership\x1b continue?").question == (
+        "Until when will the core partnership continue?"
+    )

@@ -1,0 +1,51 @@
+"""Settings come from QA_* variables, flags override them, and bad values are refused clearly."""
+
+from pathlib import Path
+
+import pytest
+
+from qa.errors import SettingsError
+from qa.settings import Settings
+
+
+def test_defaults_run_locally_on_the_project_corpus():
+    s = Settings.from_env({})
+    assert s.backend == "local"
+    assert s.corpus_dir == Path("corpus")
+    assert s.chroma_url is None
+    assert s.verify == "drop"
+
+
+def test_environment_values_are_parsed_to_their_types():
+    s = Settings.from_env({"QA_TOP_K": "7", "QA_MIN_SCORE": "0.1", "QA_CORPUS_DIR": "/data/docs", "QA_VERIFY": "mark"})
+    assert (s.top_k, s.min_score, s.corpus_dir, s.verify) == (7, 0.1, Path("/data/docs"), "mark")
+
+
+def test_overrides_win_over_the_environment_and_none_keeps():
+    s = Settings.from_env({"QA_TOP_K": "7"}, top_k=2, backend=None)
+    assert s.top_k == 2 and s.backend == "local"
+    assert s.with_(top_k=None).top_k == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"QA_TOP_K": "many"}, "QA_TOP_K='many' is not a valid int"),
+        ({"QA_TOP_K": "0"}, "QA_TOP_K must be between 1 and 50"),
+        ({"QA_BACKEND": "gpt"}, "QA_BACKEND must be one of local, openai, azure"),
+        ({"QA_BACKEND": "openai"}, "needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL"),
+        ({"QA_BACKEND": "azure", "QA_AZURE_ENDPOINT": "https://x"}, "needs QA_AZURE_ENDPOINT and QA_AZURE_DEPLOYMENT"),
+        ({"QA_VERIFY": "maybe"}, "QA_VERIFY must be one of"),
+        ({"QA_MIN_SCORE": "2"}, "cosine similarity"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_named(env, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+        Settings.from_env(env)
+
+
+def test_remote_backends_are_configured_from_the_environment():
+    s = Settings.from_env(
+        {"QA_BACKEND": "openai", "QA_OPENAI_BASE_URL": "http://localhost:8080/v1", "QA_OPENAI_MODEL": "qwen"}
+    )
+    assert (s.backend, s.openai_base_url, s.openai_model) == ("openai", "http://localhost:8080/v1", "qwen")
