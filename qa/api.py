@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from qa.chain import Pipeline, clean_question
+from qa.chain import History, Pipeline, clean_question
 from qa.domain import Answer
 from qa.embeddings import default_embeddings
 from qa.generators import describe, make_chat_model
@@ -29,22 +29,33 @@ def pipeline(settings: Settings | None = None) -> Pipeline:
 
 
 def ask(
-    question: str, *, top_k: int | None = None, verify: Verify | None = None, settings: Settings | None = None
+    question: str,
+    *,
+    top_k: int | None = None,
+    verify: Verify | None = None,
+    history: History = (),
+    settings: Settings | None = None,
 ) -> Answer:
     """Answer `question` from the documents, with citations, or refuse (`Answer.refused`).
 
     `verify` ("drop", "mark", "off"; default from settings) has the judge score each sentence.
+    `history` holds earlier (question, answer) pairs, so follow-ups like "And until when?" work.
     """
     question = clean_question(question)  # before any model loads: a bad question fails at once
-    return pipeline(settings).ask(question, top_k=top_k, verify=verify)
+    return pipeline(settings).ask(question, top_k=top_k, verify=verify, history=history)
 
 
 def ask_stream(
-    question: str, *, top_k: int | None = None, verify: Verify | None = None, settings: Settings | None = None
+    question: str,
+    *,
+    top_k: int | None = None,
+    verify: Verify | None = None,
+    history: History = (),
+    settings: Settings | None = None,
 ) -> Iterator[str | Answer]:
     """Like `ask`, but yields text pieces as they are generated and the finished Answer last."""
     question = clean_question(question)
-    return pipeline(settings).ask_stream(question, top_k=top_k, verify=verify)
+    return pipeline(settings).ask_stream(question, top_k=top_k, verify=verify, history=history)
 
 
 def ingest(paths: Iterable[Path | str] | None = None, *, settings: Settings | None = None) -> IngestReport:

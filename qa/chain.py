@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from qa.errors import QuestionError
+from qa.followup import standalone_question
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.embeddings import Embeddings
@@ -19,6 +20,7 @@ from qa.retrieval import PassageRetriever, to_passage
 from qa.settings import Settings, Verify
 
 MAX_QUESTION_CHARS = 2000
+History = Sequence[tuple[str, str]]
 
 
 
@@ -60,18 +62,25 @@ class Pipeline:
         retriever = self.retriever if top_k is None else self.retriever.model_copy(update={"k": top_k})
         return [to_passage(d) for d in retriever.invoke(question)]
 
-    def ask(self, question: str, top_k: int | None = None, verify: Verify | None = None) -> Answer:
-        *_, answer = self.ask_stream(question, top_k=top_k, verify=verify)
+    def ask(
+        self, question: str, top_k: int | None = None, verify: Verify | None = None, history: History = ()
+    ) -> Answer:
+        *_, answer = self.ask_stream(question, top_k=top_k, verify=verify, history=history)
         return answer
 
-    def ask_stream(self, question: str, top_k: int | None = None, verify: Verify | None = None) -> Iterator[str | Answer]:
+    def ask_stream(
+        self, question: str, top_k: int | None = None, verify: Verify | None = None, history: History = ()
+    ) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated, then the finished Answer as the last item.
 
         The streamed text is the generator's draft; the Answer is final (verified, cleaned, or a refusal).
+        With `history` (earlier question, answer pairs) a follow-up is first rewritten to stand alone.
         """
         verify = verify or self.settings.verify
         started = time.perf_counter()
         question = clean_question(question)
+        if history:
+            question = standalone_question(self.chat_model, question, list(history))
         self.ensure_index()
         passages = self.retrieve(question, top_k)
         timings = {"retrieve_s": time.perf_counter() - started}
@@ -107,17 +116,17 @@ class Pipeline:
         yield finish(" ".join(s.text for s in kept), kept, dropped)
 
     def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:
-        """Judge a sentence against its cited passages; if they fail, against the passage sharing most words.
+        """Judge a sentence against its cited passages and against the passage sharing most of its words.
 
         Small models often copy a passage faithfully and then cite the wrong number; the judge,
-        not the word overlap, decides whether the re-pointed citation stands.
+        not the word overlap, decides which citation stands.
         """
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
-        support = self.judge.score(sentence, [passages[n - 1].text for n in cited]) if cited else 0.0
-        if support < self.judge.threshold:
-            best = best_matching_passage(sentence, passages)
-            if best is not None and [best] != cited:
-                alternative = self.judge.score(sentence, [passages[best - 1].text])
-                if alternative > support:
-                    return Sentence(recite(sentence, best), (best,), alternative)
+        context = [p.text for p in passages]
+        support = self.judge.score(sentence, [passages[n - 1].text for n in cited], context) if cited else 0.0
+        best = best_matching_passage(sentence, passages)
+        if best is not None and best not in cited:
+            alternative = self.judge.score(sentence, [passages[best - 1].text], context)
+            if alternative > support:
+                return Sentence(recite(sentence, best), (best,), alternative)
         return Sentence(sentence, tuple(cited), support)

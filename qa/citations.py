@@ -6,6 +6,7 @@ import re
 
 from qa.domain import Citation, Passage
 from qa.prompts import REFUSAL
+from qa.text import terms
 
 # [1], [1, 2], [1][2], and the "passage 1" / "Passage [1]" forms small models drift into.
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
@@ -61,23 +62,12 @@ def resolve(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
     return text, citations
 
 
-_STOP = set(
-    "a an and are as at be by for from has have in is it its of on or that the this to was were will with "
-    "which who what when where why how does do did can could would should not no yes".split()
-)
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased words minus stop words, cut to five letters so "invest" meets "investor"."""
-    return {w[:5] for w in re.findall(r"[a-z0-9$]+", _MARKER.sub("", text).lower()) if w not in _STOP}
-
-
 def best_matching_passage(sentence: str, passages: list[Passage]) -> int | None:
     """Number of the passage holding most of the sentence's content words (None if it shares none)."""
-    words = content_words(sentence)
+    words = set(terms(sentence))
     if not words or not passages:
         return None
-    overlaps = [len(words & content_words(p.text)) for p in passages]
+    overlaps = [len(words & set(terms(p.text))) for p in passages]
     best = max(range(len(passages)), key=lambda i: overlaps[i])
     return best + 1 if overlaps[best] else None
 

@@ -120,3 +120,53 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
     for source, entry in details["documents"].items():
         docs.add_row(escape(source), escape(entry["title"]), str(entry["chunks"]))
     out.print(docs)
+
+
+@app.command("eval")
+def eval_(
+    ctx: typer.Context,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N questions.")] = None,
+    type_: Annotated[Optional[list[str]], typer.Option("--type", help="Only questions of this type (repeatable).")] = None,
+    compare: Annotated[Optional[str], typer.Option(help="Also run a baseline: naive.")] = None,
+    halueval: Annotated[int, typer.Option(help="HaluEval cases for the judge (0 skips, -1 all 1,000).")] = 200,
+    judge_pairs: Annotated[bool, typer.Option(help="Validate the judge on eval/judge_pairs.jsonl.")] = True,
+    eval_dir: Annotated[Path, typer.Option(help="Folder with dataset.jsonl, judge_pairs.jsonl, thresholds.json.")] = Path("eval"),
+) -> None:
+    """Run the eval suite; exit non-zero when a metric falls below eval/thresholds.json."""
+    from qa.evaluation.runner import EvalOptions, print_summary, run, write
+
+    if compare not in (None, "naive"):
+        _fail(QAError(f"--compare knows only 'naive', not {compare!r}"))
+    options = EvalOptions(
+        eval_dir=eval_dir,
+        limit=limit,
+        types=tuple(type_ or ()),
+        compare_naive=compare == "naive",
+        judge_own=judge_pairs,
+        halueval_sample=None if halueval < 0 else halueval,
+    )
+    try:
+        report = run(_settings(ctx), options, console=err)
+    except QAError as e:
+        _fail(e)
+    json_path, html_path = write(report, eval_dir)
+    print_summary(report, out)
+    out.print(f"wrote {json_path} and {html_path}")
+    if report["failed_thresholds"]:
+        err.print(f"[red]below threshold:[/] {', '.join(report['failed_thresholds'])}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the UI to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+) -> None:
+    """Start the chat UI (Gradio) on http://HOST:PORT."""
+    from qa.ui import serve as serve_ui
+
+    try:
+        serve_ui(_settings(ctx), host=host, port=port)
+    except QAError as e:
+        _fail(e)

@@ -8,6 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -105,6 +106,45 @@ def _read_pdf(path: Path) -> tuple[str | None, str]:
     return title, "\n\n".join(p.strip() for p in pages if p.strip())
 
 
+class Chunker(Protocol):
+    """Splits a document into chunks; `name` identifies the splitting, so a new one re-indexes."""
+
+    name: str
+
+    def __call__(self, doc: Document) -> list[Chunk]: ...
+
+
+@dataclass(frozen=True)
+class SentenceChunker:
+    """Paragraphs, then sentences, packed up to `chunk_size` characters."""
+
+    chunk_size: int
+
+    @property
+    def name(self) -> str:
+        return f"sentences-{self.chunk_size}"
+
+    def __call__(self, doc: Document) -> list[Chunk]:
+        return chunk_document(doc, self.chunk_size)
+
+
+@dataclass(frozen=True)
+class ParagraphChunker:
+    """One chunk per paragraph (blank-line separated): the naive baseline's splitting."""
+
+    name: str = "paragraphs"
+
+    def __call__(self, doc: Document) -> list[Chunk]:
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S(?:.*?\S)?(?=\s*\n\s*\n|\s*$)", doc.text, re.S)]
+        return [_chunk(doc, start, end) for start, end in spans]
+
+
+def _chunk(doc: Document, start: int, end: int) -> Chunk:
+    text = doc.text[start:end]
+    chunk_id = hashlib.sha256(f"{doc.source}\0{start}\0{text}".encode()).hexdigest()[:32]
+    return Chunk(chunk_id, text, doc.source, doc.title, start, end)
+
+
 def chunk_document(doc: Document, chunk_size: int) -> list[Chunk]:
     """Split on paragraphs, then sentences; every chunk satisfies `doc.text[start:end] == chunk.text`."""
     splitter = RecursiveCharacterTextSplitter(
@@ -118,12 +158,7 @@ def chunk_document(doc: Document, chunk_size: int) -> list[Chunk]:
             raise AssertionError(f"chunk not found in {doc.source} after offset {cursor}")
         cursor = start + len(piece)
         spans.append((start, cursor))
-    chunks = []
-    for start, end in _merge_short(spans, chunk_size // 4):
-        text = doc.text[start:end]
-        chunk_id = hashlib.sha256(f"{doc.source}\0{start}\0{text}".encode()).hexdigest()[:32]
-        chunks.append(Chunk(chunk_id, text, doc.source, doc.title, start, end))
-    return chunks
+    return [_chunk(doc, start, end) for start, end in _merge_short(spans, chunk_size // 4)]
 
 
 def _merge_short(spans: list[tuple[int, int]], min_len: int) -> list[tuple[int, int]]:

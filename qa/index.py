@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qa.errors import CorpusError
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,7 +15,7 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 
-from qa.documents import SUPPORTED_SUFFIXES, DocumentError, chunk_document, read_document, source_name
+from qa.documents import SUPPORTED_SUFFIXES, Chunker, DocumentError, SentenceChunker, read_document, source_name
 from qa.domain import Chunk
 from qa.settings import Settings
 
@@ -57,10 +57,11 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
 class Index:
     """The chunks of every ingested document, embedded in one cosine-space Chroma collection."""
 
-    def __init__(self, settings: Settings, embeddings: Embeddings):
+    def __init__(self, settings: Settings, embeddings: Embeddings, collection: str | None = None, chunker: Chunker | None = None):
         self.settings = settings
+        self.chunker = chunker or SentenceChunker(settings.chunk_size)
         self.store = Chroma(
-            collection_name=settings.collection,
+            collection_name=collection or settings.collection,
             embedding_function=embeddings,
             client=chroma_client(settings),
             collection_configuration={"hnsw": {"space": "cosine"}},
@@ -88,7 +89,7 @@ class Index:
 
     def _stored(self, source: str) -> tuple[list[str], set[str]]:
         got = self.store.get(where={"source": source}, include=["metadatas"])
-        return got["ids"], {f"{m.get('digest')}:{m.get('chunk_size')}" for m in got["metadatas"]}
+        return got["ids"], {f"{m.get('digest')}:{m.get('chunking')}" for m in got["metadatas"]}
 
     def remove(self, source: str) -> bool:
         ids, _ = self._stored(source)
@@ -96,7 +97,7 @@ class Index:
             self.store.delete(ids=ids)
         return bool(ids)
 
-    def ingest(self, paths: Iterable[Path]) -> IngestReport:
+    def ingest(self, paths: Iterable[Path], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         """Bring the index in step with the given files and directories.
 
         Unchanged documents cost one lookup; a changed document's new chunks are written before its
@@ -115,7 +116,9 @@ class Index:
             else:
                 raise CorpusError(f"{path}: no such file or directory")
         seen: set[str] = set()
-        for file in files:
+        for done, file in enumerate(files):
+            if progress:
+                progress(done, len(files), file.name)
             if file.suffix.lower() not in SUPPORTED_SUFFIXES and file.parent.resolve() in scanned_dirs:
                 continue  # stray files in a corpus folder (README, images) are skipped, not errors
             try:
@@ -125,10 +128,10 @@ class Index:
                 continue
             seen.add(doc.source)
             old_ids, old_versions = self._stored(doc.source)
-            if old_ids and old_versions == {f"{doc.digest}:{self.settings.chunk_size}"}:
+            if old_ids and old_versions == {f"{doc.digest}:{self.chunker.name}"}:
                 report.unchanged.append(doc.source)
                 continue
-            chunks = chunk_document(doc, self.settings.chunk_size)
+            chunks = self.chunker(doc)
             self._write(chunks, doc.digest)
             stale = sorted(set(old_ids) - {c.id for c in chunks})
             if stale:
@@ -151,7 +154,7 @@ class Index:
                     "start": c.start,
                     "end": c.end,
                     "digest": digest,
-                    "chunk_size": self.settings.chunk_size,
+                    "chunking": self.chunker.name,
                 },
             )
             for c in chunks

@@ -80,11 +80,16 @@ class Judge:
         self.chat_model = chat_model
         self.threshold = threshold
 
-    def score(self, sentence: str, evidence: list[str]) -> float:
+    def score(self, sentence: str, evidence: list[str], context: list[str] | None = None) -> float:
+        """P(evidence supports sentence); 0 when a name or number is in neither evidence nor `context`.
+
+        `context` (all passages the generator saw) lets a sentence name what a neighbouring passage
+        introduced ("the AGI clause") while the model still judges it against its own citation.
+        """
         text = "\n".join(evidence)
-        if not text.strip() or unsupported_facts(sentence, text):
+        if not text.strip() or unsupported_facts(sentence, "\n".join([text, *(context or [])])):
             return 0.0
         return yes_probability(self.chat_model, judge_messages(re.sub(r"\s*\[\d+\]", "", sentence), text))
 
-    def supports(self, sentence: str, evidence: list[str]) -> bool:
-        return self.score(sentence, evidence) >= self.threshold
+    def supports(self, sentence: str, evidence: list[str], context: list[str] | None = None) -> bool:
+        return self.score(sentence, evidence, context) >= self.threshold

@@ -3,31 +3,48 @@
 from __future__ import annotations
 
 from langchain_chroma import Chroma
+from rank_bm25 import BM25Okapi
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from qa.domain import Passage
+from qa.text import terms
+
+_RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each ranking
 
 
 class PassageRetriever(BaseRetriever):
-    """Top-k chunks by cosine similarity, dropping those under `min_score`; the score goes in metadata."""
+    """Hybrid retrieval: dense candidates from Chroma, re-ranked with BM25 by reciprocal rank fusion.
+
+    MiniLM alone misses exact wording ("major investor"); BM25 alone misses paraphrase. Only dense
+    candidates at or above `min_score` (cosine similarity) are eligible, so off-topic questions still
+    retrieve nothing. The cosine score goes in each document's metadata.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: Chroma
     k: int = 4
     min_score: float = 0.25
+    candidates: int = 20
+    hybrid: bool = True
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         found = []
         # Chroma returns cosine distance in a cosine-space collection; similarity = 1 - distance.
-        for doc, distance in self.store.similarity_search_with_score(query, k=self.k):
+        pool = self.candidates if self.hybrid else self.k
+        for doc, distance in self.store.similarity_search_with_score(query, k=max(pool, self.k)):
             score = 1.0 - distance
             if score >= self.min_score:
                 found.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "score": score}, id=doc.id))
-        return found
+        if self.hybrid and len(found) > self.k and terms(query):
+            bm25 = BM25Okapi([terms(d.page_content) or ["_"] for d in found]).get_scores(terms(query))
+            lexical_rank = {i: r for r, i in enumerate(sorted(range(len(found)), key=lambda i: -bm25[i]))}
+            fused = sorted(range(len(found)), key=lambda i: -(1 / (_RRF_K + i) + 1 / (_RRF_K + lexical_rank[i])))
+            found = [found[i] for i in fused]
+        return found[: self.k]
 
 
 def to_passage(doc: Document) -> Passage:

@@ -49,6 +49,10 @@ class Settings:
     timeout: float = 120.0
     max_retries: int = 2
 
+    # The UI: "user:password" turns on a login; likes and dislikes are appended to the feedback file.
+    ui_auth: str | None = None
+    feedback_file: Path = Path(".qa/feedback.jsonl")
+
     openai_base_url: str | None = None
     openai_model: str | None = None
     openai_api_key: str | None = None
@@ -86,6 +90,8 @@ class Settings:
             raise SettingsError(f"QA_TOP_K must be between 1 and 50, not {self.top_k}")
         if not -1.0 <= self.min_score <= 1.0:
             raise SettingsError(f"QA_MIN_SCORE is a cosine similarity in [-1, 1], not {self.min_score}")
+        if self.ui_auth is not None and ":" not in self.ui_auth:
+            raise SettingsError("QA_UI_AUTH must look like user:password")
         if self.backend == "openai" and not (self.openai_base_url and self.openai_model):
             raise SettingsError("the openai backend needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL")
         if self.backend == "azure" and not (self.azure_endpoint and self.azure_deployment):

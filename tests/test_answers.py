@@ -16,7 +16,7 @@ from conftest import ROOT
 
 DATASET = [json.loads(line) for line in (ROOT / "eval" / "dataset.jsonl").read_text().splitlines() if line.strip()]
 ANSWERABLE = [r for r in DATASET if r["gold"] and r["type"] not in ("injection",)][:25]
-UNANSWERABLE = [r for r in DATASET if r["type"] in ("unanswerable", "false_premise")]
+UNANSWERABLE = [r for r in DATASET if r["type"] == "unanswerable"]
 
 
 @pytest.fixture(scope="module")

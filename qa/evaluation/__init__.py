@@ -1,0 +1,1 @@
+"""The eval suite: faithfulness, citations, correctness, retrieval, refusals and a validated judge."""

@@ -1,0 +1,134 @@
+"""Running the suite: answer every question, judge, validate the judge, compare, report, enforce thresholds."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qa.api import pipeline
+from qa.documents import read_document
+from qa.evaluation.baseline import NaivePipeline
+from qa.evaluation.data import HALUEVAL, load_halueval, load_judge_pairs, load_questions
+from qa.evaluation.metrics import judge_balanced_accuracy, score_question, summarize
+from qa.evaluation.report import render
+from qa.generators import describe
+from qa.settings import Settings
+
+
+@dataclass
+class EvalOptions:
+    """What to run: the data files, a subset, the baseline, the judge validation sets."""
+
+    eval_dir: Path = Path("eval")
+    limit: int | None = None
+    types: tuple[str, ...] = ()
+    compare_naive: bool = False
+    judge_own: bool = True
+    halueval_sample: int | None = 200  # 0 skips; None runs all 1,000 cases
+    halueval_path: Path = HALUEVAL
+
+
+def _documents(settings: Settings) -> dict[str, str]:
+    docs = {}
+    for path in sorted(settings.corpus_dir.rglob("*")):
+        try:
+            doc = read_document(path)
+        except Exception:  # noqa: BLE001 - a file the index skips is no gold source either
+            continue
+        docs[doc.source] = doc.text
+    return docs
+
+
+def run(settings: Settings, options: EvalOptions, console: Console | None = None) -> dict:
+    console = console or Console(stderr=True)
+    questions = load_questions(options.eval_dir / "dataset.jsonl")
+    if options.types:
+        questions = [q for q in questions if q.type in options.types]
+    if options.limit:
+        questions = questions[: options.limit]
+    thresholds = json.loads((options.eval_dir / "thresholds.json").read_text())
+    p = pipeline(settings)
+    p.ensure_index()
+    judge = p.judge
+    documents = _documents(settings)
+    own_pairs = load_judge_pairs(options.eval_dir / "judge_pairs.jsonl") if options.judge_own else []
+    halu_pairs = load_halueval(options.halueval_path, options.halueval_sample) if options.halueval_sample != 0 else []
+    naive = NaivePipeline(settings, p.index.store.embeddings, p.chat_model) if options.compare_naive else None
+
+    started = time.perf_counter()
+    report: dict = {
+        "run": {
+            "timestamp": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+            "generator": describe(settings),
+            "top_k": settings.top_k,
+            "verify": settings.verify,
+            "questions": len(questions),
+            "halueval_sample": f"{len(halu_pairs)} cases, seed 13" if halu_pairs else "skipped",
+            "machine": f"{platform.machine()}, {platform.python_version()}",
+        },
+        "thresholds": thresholds,
+    }
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("questions", total=len(questions))
+        results = []
+        for q in questions:
+            results.append(score_question(q, p.ask(q.question), judge, documents))
+            bar.advance(task)
+        summary = summarize(results, questions)
+        if naive:
+            task = bar.add_task("naive baseline", total=len(questions))
+            naive_results = []
+            for q in questions:
+                naive_results.append(score_question(q, naive.ask(q.question), judge, documents))
+                bar.advance(task)
+            report["baseline"] = {
+                "name": "naive: paragraph chunks, top-3, plain prompt, no citations",
+                "summary": summarize(naive_results, questions),
+                "results": [r.to_dict() for r in naive_results],
+            }
+        for name, pairs in (("own", own_pairs), ("halueval", halu_pairs)):
+            if pairs:
+                task = bar.add_task(f"judge on {name} pairs", total=len(pairs))
+                bacc, verdicts = judge_balanced_accuracy(judge, pairs, progress=lambda t=task: bar.advance(t))
+                summary[f"judge_bacc_{name}"] = bacc
+                report[f"judge_{name}"] = verdicts
+    report["run"]["seconds"] = round(time.perf_counter() - started, 1)
+    report["summary"] = summary
+    report["results"] = [r.to_dict() for r in results]
+    report["failed_thresholds"] = [
+        name
+        for name, rule in thresholds.items()
+        if name in summary and (summary[name] < rule["value"] if rule["op"] == ">=" else summary[name] > rule["value"])
+    ]
+    return report
+
+
+def write(report: dict, eval_dir: Path) -> tuple[Path, Path]:
+    out = eval_dir / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / report["run"]["timestamp"]
+    json_path, html_path = stem.with_suffix(".json"), stem.with_suffix(".html")
+    json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    html_path.write_text(render(report))
+    return json_path, html_path
+
+
+def print_summary(report: dict, console: Console) -> None:
+    table = Table("metric", "ours", *(["naive"] if "baseline" in report else []), "threshold")
+    naive = report.get("baseline", {}).get("summary", {})
+    for name, value in report["summary"].items():
+        rule = report["thresholds"].get(name)
+        style = "red" if name in report["failed_thresholds"] else ""
+        cells = [f"{value:.3f}" if isinstance(value, float) else str(value)]
+        if "baseline" in report:
+            cells.append(f"{naive[name]:.3f}" if isinstance(naive.get(name), float) else str(naive.get(name, "")))
+        table.add_row(name, *cells, f"{rule['op']} {rule['value']}" if rule else "", style=style)
+    console.print(table)

@@ -1,0 +1,215 @@
+"""The Gradio app: streamed, cited answers; sources with the cited sentence highlighted; corpus management."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import gradio as gr
+
+from qa.api import pipeline
+from qa.documents import SUPPORTED_SUFFIXES
+from qa.domain import Answer
+from qa.errors import QAError
+from qa.generators import describe
+from qa.settings import Settings
+from qa.sources import answer_markdown, render_sources
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+EXAMPLES = [
+    "Until when will the core partnership continue?",
+    "What right did Microsoft gain on OpenAI's additional cloud capacity?",
+    "Which companies did OpenAI announce agreements with under the Stargate protocol?",
+]
+CSS = """
+.qa-source { border: 1px solid #d1d5db; border-radius: 6px; padding: 6px 10px; margin-bottom: 8px; }
+.qa-around { color: #6b7280; }
+.qa-passage { background: #fef9c3; }
+mark.qa-cited { background: #fde047; font-weight: 600; }
+.qa-refused { color: #b45309; font-weight: 600; }
+"""
+_feedback_lock = threading.Lock()
+
+
+def safe_filename(name: str) -> str:
+    """A file name that cannot leave the corpus folder or hide: base name only, plain characters."""
+    base = Path(name.replace("\\", "/")).name
+    stem, suffix = Path(base).stem, Path(base).suffix.lower()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "document"
+    return f"{stem}{suffix}"
+
+
+def add_uploads(settings: Settings, uploads: list[str]) -> tuple[list[Path], list[str]]:
+    """Copy uploaded files into the corpus folder; returns the saved paths and one error per refused file."""
+    saved, errors = [], []
+    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
+    for upload in uploads:
+        path = Path(upload)
+        name = safe_filename(path.name)
+        if Path(name).suffix not in SUPPORTED_SUFFIXES:
+            errors.append(f"{path.name}: unsupported type; use {', '.join(SUPPORTED_SUFFIXES)}")
+            continue
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            errors.append(f"{path.name}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+            continue
+        target = settings.corpus_dir / name
+        n = 1
+        while target.exists() and target.read_bytes() != path.read_bytes():
+            target = settings.corpus_dir / f"{Path(name).stem}-{n}{Path(name).suffix}"
+            n += 1
+        shutil.copyfile(path, target)
+        saved.append(target)
+    return saved, errors
+
+
+def _history_pairs(history: list[dict]) -> list[tuple[str, str]]:
+    pairs, question = [], None
+    for message in history:
+        content = message["content"]
+        if not isinstance(content, str):  # Gradio 6 hands history back as a list of typed parts
+            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if message["role"] == "user":
+            question = content
+        elif question is not None:
+            pairs.append((question, content))
+            question = None
+    return pairs
+
+
+def build(settings: Settings | None = None) -> gr.Blocks:
+    settings = settings or Settings.from_env()
+    p = pipeline(settings)
+    p.ensure_index()
+
+    def respond(message: str, history: list[dict], top_k: int, verify: str, answers: dict):
+        history = list(history or [])
+        past = _history_pairs(history)
+        history.append({"role": "user", "content": message})
+        try:
+            stream = p.ask_stream(message, top_k=int(top_k), verify=verify, history=past)
+            history.append({"role": "assistant", "content": ""})
+            for item in stream:
+                if isinstance(item, Answer):
+                    history[-1] = {"role": "assistant", "content": answer_markdown(item, p.judge.threshold)}
+                    answers = {**answers, str(len(history) - 1): item.to_dict()}
+                    yield history, render_sources(item), answers, ""
+                else:
+                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
+                    yield history, gr.skip(), answers, ""
+        except QAError as e:
+            history[-1:] = [] if history[-1]["role"] == "assistant" else []
+            history.append({"role": "assistant", "content": f"❌ {e}"})
+            yield history, "", answers, ""
+
+    def feedback(data: gr.LikeData, answers: dict):
+        answer = answers.get(str(data.index[0] if isinstance(data.index, (list, tuple)) else data.index))
+        if answer is None:
+            return
+        record = {
+            "time": datetime.now(timezone.utc).isoformat(),
+            "liked": data.liked,
+            "question": answer["question"],
+            "answer": answer["text"],
+            "refused": answer["refused"],
+            "citations": [{k: c[k] for k in ("number", "source", "start", "end", "text")} for c in answer["citations"]],
+        }
+        settings.feedback_file.parent.mkdir(parents=True, exist_ok=True)
+        with _feedback_lock, settings.feedback_file.open("a") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def documents_table():
+        return [[source, e["title"], e["chunks"]] for source, e in p.index.documents().items()]
+
+    def documents_choices():
+        return gr.update(choices=list(p.index.documents()), value=None)
+
+    def upload(files, progress=gr.Progress()):
+        if not files:
+            return "Choose one or more files first.", documents_table(), documents_choices()
+        saved, errors = add_uploads(settings, [f if isinstance(f, str) else f.name for f in files])
+        report = p.index.ingest(saved, progress=lambda i, n, name: progress((i, n), desc=f"indexing {name}")) if saved else None
+        lines = [f"✅ added {name}" for name in (report.added + report.updated if report else [])]
+        lines += [f"= unchanged {name}" for name in (report.unchanged if report else [])]
+        lines += [f"❌ {e}" for e in errors] + [f"❌ {reason}" for reason in (report.failed.values() if report else [])]
+        return "\n\n".join(lines), documents_table(), documents_choices()
+
+    def reindex(progress=gr.Progress()):
+        try:
+            report = p.index.ingest([settings.corpus_dir], progress=lambda i, n, name: progress((i, n), desc=f"indexing {name}"))
+        except QAError as e:
+            return f"❌ {e}", documents_table(), documents_choices()
+        failed = "".join(f"\n\n❌ {r}" for r in report.failed.values())
+        summary = (
+            f"Re-indexed: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed.{failed}"
+        )
+        return summary, documents_table(), documents_choices()
+
+    def remove(source: str | None):
+        if not source:
+            return "Pick a document to remove.", documents_table(), documents_choices()
+        p.index.remove(source)
+        path = Path(source)
+        note = ""
+        if path.is_file() and path.resolve().is_relative_to(settings.corpus_dir.resolve()):
+            # Kept, not deleted: a removed document can be restored from the corpus folder's .trash.
+            trash = settings.corpus_dir / ".trash"
+            trash.mkdir(exist_ok=True)
+            shutil.move(str(path), trash / path.name)
+            note = f" (file moved to {trash})"
+        return f"Removed {source}{note}.", documents_table(), documents_choices()
+
+    with gr.Blocks(title="qa: answers you can check") as demo:
+        gr.Markdown("## qa — answers from your documents, every claim cited")
+        answers = gr.State({})
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Chat", height=460, elem_id="qa-chat", feedback_options=("Like", "Dislike"))
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="Ask about the documents…", show_label=False, scale=5, elem_id="qa-question")
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
+                    gr.Examples(EXAMPLES, inputs=box)
+                    clear = gr.Button("Clear chat", elem_id="qa-clear")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(elem_id="qa-sources")
+        with gr.Tab("Corpus"):
+            docs = gr.Dataframe(headers=["document", "title", "chunks"], value=documents_table, interactive=False, elem_id="qa-docs")
+            files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Add documents", elem_id="qa-upload")
+            with gr.Row():
+                add = gr.Button("Add to corpus", variant="primary", elem_id="qa-add")
+                rebuild = gr.Button("Re-index corpus folder", elem_id="qa-reindex")
+            with gr.Row():
+                choice = gr.Dropdown(choices=list(p.index.documents()), label="Document", elem_id="qa-remove-choice")
+                drop = gr.Button("Remove document", variant="stop", elem_id="qa-remove")
+            status = gr.Markdown(elem_id="qa-corpus-status")
+        with gr.Tab("Settings"):
+            top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Passages retrieved")
+            verify = gr.Radio(["drop", "mark", "off"], value=settings.verify, label="Verification of each sentence")
+            gr.Markdown(f"**Generator:** {describe(settings)}  \n**Index:** {settings.chroma_url or settings.index_dir}")
+
+        gr.on([box.submit, send.click], respond, [box, chat, top_k, verify, answers], [chat, sources, answers, box], api_name="ask")
+        clear.click(lambda: ([], "", {}), None, [chat, sources, answers])
+        chat.like(feedback, [answers], None)
+        add.click(upload, [files], [status, docs, choice])
+        rebuild.click(reindex, None, [status, docs, choice])
+        drop.click(remove, [choice], [status, docs, choice])
+    return demo
+
+
+def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
+    settings = settings or Settings.from_env()
+    demo = build(settings)
+    # llama.cpp is not thread-safe: one generation at a time, the rest wait in Gradio's queue.
+    demo.queue(default_concurrency_limit=1)
+    auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
+    demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, show_error=True)
+
+
+if __name__ == "__main__":
+    serve()

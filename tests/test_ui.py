@@ -1,0 +1,193 @@
+"""The Gradio UI against a live server started here: a real client, a real browser, four sessions at once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from qa.ui import safe_filename
+
+from conftest import ARTICLE, ROOT
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`qa serve` on a scratch corpus and index; yields its URL and folders."""
+    home = tmp_path_factory.mktemp("ui")
+    corpus = home / "corpus"
+    corpus.mkdir()
+    shutil.copy(ARTICLE, corpus / ARTICLE.name)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "QA_CORPUS_DIR": str(corpus),
+        "QA_INDEX_DIR": str(home / "index"),
+        "QA_FEEDBACK_FILE": str(home / "feedback.jsonl"),
+    }
+    log = (home / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError((home / "server.log").read_text())
+            time.sleep(1)
+    else:
+        proc.kill()
+        raise RuntimeError("the UI did not start within 180 s")
+    yield {"url": url, "home": home, "corpus": corpus}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def last_text(history: list[dict]) -> str:
+    content = history[-1]["content"]
+    return content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
+
+
+def test_the_server_listens_on_loopback_only(server):
+    port = int(server["url"].rsplit(":", 1)[1].strip("/"))
+    outward = socket.gethostbyname(socket.gethostname())
+    if outward.startswith("127."):
+        pytest.skip("this machine has no non-loopback address to try")
+    with pytest.raises(OSError):
+        socket.create_connection((outward, port), timeout=2)
+
+
+def test_a_client_gets_the_cited_answer_and_its_source(server):
+    client = Client(server["url"], verbose=False)
+    history, sources, _ = client.predict("Until when will the core partnership continue?", [], 4, "drop", api_name="/ask")
+    assert "2030" in last_text(history) and "[1]" in last_text(history)
+    assert "qa-cited" in sources and "continue until 2030" in sources
+    assert "microsoft-openai-partnership.md" in sources
+
+
+def test_a_client_sees_refusals_as_refusals(server):
+    client = Client(server["url"], verbose=False)
+    history, sources, _ = client.predict("Who is the CEO of Nvidia?", [], 4, "drop", api_name="/ask")
+    assert "cannot answer" in last_text(history)
+    assert "Refused" in sources
+
+
+def test_four_sessions_at_once_each_get_their_own_answer(server):
+    questions = {
+        "Until when will the core partnership continue?": "2030",
+        "In which month did Microsoft allow OpenAI to collaborate with Oracle?": "June",
+        "On which platform will the OpenAI API continue to operate exclusively?": "Azure",
+        "Which companies did OpenAI announce agreements with under the Stargate protocol?": "SoftBank",
+    }
+
+    def one(question: str) -> str:
+        history, _, _ = Client(server["url"], verbose=False).predict(question, [], 4, "drop", api_name="/ask")
+        assert history[0]["content"][0]["text"] == question
+        return last_text(history)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = dict(zip(questions, pool.map(one, questions)))
+    for question, expected in questions.items():
+        assert expected in answers[question], (question, answers[question])
+
+
+def test_uploaded_file_names_cannot_escape_the_corpus():
+    assert safe_filename("../../etc/passwd.txt") == "passwd.txt"
+    assert safe_filename("..\\..\\evil.md") == "evil.md"
+    assert safe_filename(".hidden.txt") == "hidden.txt"
+    assert safe_filename("a b/c;rm -rf.html") == "c_rm_-rf.html"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def ask_in_browser(page, question: str, expect: str) -> None:
+    page.locator("#qa-question textarea").fill(question)
+    page.locator("#qa-ask").click()
+    # The final answer carries the judge's mark; wait for it, not for the draft that streams first.
+    page.locator("#qa-chat .message.bot").last.filter(has_text=expect).filter(has_text="✓").wait_for(timeout=180_000)
+
+
+def test_browser_chat_stream_sources_followup_and_upload(server, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server["url"], wait_until="domcontentloaded")
+    page.locator("#qa-question textarea").wait_for(timeout=60_000)
+
+    # Ask; text appears while the model is still generating (streaming), then the final answer.
+    page.locator("#qa-question textarea").fill("Until when will the core partnership continue?")
+    page.locator("#qa-ask").click()
+    bot = page.locator("#qa-chat .message.bot").last
+    bot.wait_for(timeout=120_000)
+    seen = []
+    deadline = time.time() + 180
+    while time.time() < deadline and "✓" not in (seen[-1] if seen else ""):
+        seen.append(bot.inner_text())
+        time.sleep(0.05)
+    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
+    assert "2030" in seen[-1] and "✓" in seen[-1]
+    drafts = {text for text in seen if text.strip() and "✓" not in text}
+    assert len(drafts) >= 2, f"the answer did not stream: {seen[:5]}"
+
+    # Open the source: the cited sentence is highlighted inside its surrounding text.
+    source = page.locator("#qa-sources #qa-src-1")
+    source.locator("summary").click()
+    assert source.get_attribute("open") is None
+    source.locator("summary").click()
+    assert source.get_attribute("open") is not None
+    highlighted = source.locator("mark.qa-cited")
+    assert "continue until 2030" in highlighted.inner_text()
+    assert source.locator(".qa-around").first.inner_text().strip() != ""
+    page.screenshot(path=str(ARTIFACTS / "ui-source.png"), full_page=True)
+
+    # A follow-up that only makes sense with the conversation.
+    ask_in_browser(page, "And what does it include?", "intellectual property")
+    page.screenshot(path=str(ARTIFACTS / "ui-followup.png"), full_page=True)
+
+    # Upload a small document, then ask about it.
+    note = server["home"] / "lisbon-office.txt"
+    note.write_text("Northwind Logistics will move its headquarters to Lisbon in March 2027. The move was approved by the board.")
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(note))
+    page.locator("#qa-add").click()
+    page.locator("#qa-corpus-status").filter(has_text="added").wait_for(timeout=120_000)
+    assert (server["corpus"] / "lisbon-office.txt").is_file()
+    page.locator("#qa-docs").filter(has_text="lisbon-office.txt").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "ui-corpus.png"), full_page=True)
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#qa-clear").click()
+    ask_in_browser(page, "Where will Northwind Logistics move its headquarters?", "Lisbon")
+    assert "lisbon-office.txt" in page.locator("#qa-sources").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-upload-answer.png"), full_page=True)
