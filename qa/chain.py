@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from qa.errors import QuestionError
+from qa.errors import BackendError, QAError, QuestionError
+from qa.generators import describe
 from qa.followup import standalone_question
 
 import time
+from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
 
 from langchain_core.language_models import BaseChatModel
@@ -80,7 +82,8 @@ class Pipeline:
         started = time.perf_counter()
         question = clean_question(question)
         if history:
-            question = standalone_question(self.chat_model, question, list(history))
+            with self._backend_errors():
+                question = standalone_question(self.chat_model, question, list(history))
         self.ensure_index()
         passages = self.retrieve(question, top_k)
         timings = {"retrieve_s": time.perf_counter() - started}
@@ -98,22 +101,33 @@ class Pipeline:
             yield REFUSAL
             yield finish(REFUSAL, [], [])
             return
-        parts: list[str] = []
-        for chunk in self.chat_model.stream(answer_messages(question, passages)):
-            if chunk.content:
-                timings.setdefault("first_token_s", time.perf_counter() - started)
-                parts.append(chunk.content)
-                yield chunk.content
-        timings["generate_s"] = time.perf_counter() - started - timings["retrieve_s"]
-        draft, _ = resolve("".join(parts), passages)
-        if verify == "off" or is_refusal(draft):
-            yield finish(draft, [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)], [])
-            return
-        checked = [self._verify(s, passages) for s in split_sentences(draft)]
-        timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"] - timings["generate_s"]
-        kept = [s for s in checked if verify == "mark" or s.support >= self.judge.threshold]
-        dropped = [s for s in checked if s not in kept]
-        yield finish(" ".join(s.text for s in kept), kept, dropped)
+        with self._backend_errors():
+            parts: list[str] = []
+            for chunk in self.chat_model.stream(answer_messages(question, passages)):
+                if chunk.content:
+                    timings.setdefault("first_token_s", time.perf_counter() - started)
+                    parts.append(chunk.content)
+                    yield chunk.content
+            timings["generate_s"] = time.perf_counter() - started - timings["retrieve_s"]
+            draft, _ = resolve("".join(parts), passages)
+            if verify == "off" or is_refusal(draft):
+                yield finish(draft, [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)], [])
+                return
+            checked = [self._verify(s, passages) for s in split_sentences(draft)]
+            timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"] - timings["generate_s"]
+            kept = [s for s in checked if verify == "mark" or s.support >= self.judge.threshold]
+            dropped = [s for s in checked if s not in kept]
+            yield finish(" ".join(s.text for s in kept), kept, dropped)
+
+    @contextmanager
+    def _backend_errors(self) -> Iterator[None]:
+        """Any failure of the generator becomes one BackendError that names the endpoint."""
+        try:
+            yield
+        except QAError:
+            raise
+        except Exception as e:  # noqa: BLE001 - timeouts, refused connections, HTTP errors, llama.cpp errors
+            raise BackendError(f"the generator ({describe(self.settings)}) failed: {type(e).__name__}: {e}") from e
 
     def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:
         """Judge a sentence against its cited passages and against the passage sharing most of its words.

@@ -23,3 +23,7 @@ class CorpusError(QAError, ValueError):
 
 class ModelFileError(QAError, RuntimeError):
     """A packaged model is missing or does not match its checksum."""
+
+
+class BackendError(QAError, RuntimeError):
+    """The generator failed or could not be reached; the message names the endpoint."""

@@ -58,7 +58,12 @@ def yes_probability(chat_model: BaseChatModel, messages: list[BaseMessage]) -> f
     """P(yes) from any chat model: logits for llama.cpp, logprobs for OpenAI-compatible servers."""
     if hasattr(chat_model, "yes_probability"):
         return chat_model.yes_probability(messages)
-    reply = chat_model.bind(logprobs=True, top_logprobs=10, max_tokens=1).invoke(messages)
+    from openai import APIStatusError
+
+    try:
+        reply = chat_model.bind(logprobs=True, top_logprobs=10, max_tokens=1).invoke(messages)
+    except APIStatusError:  # a server that refuses log-probabilities (llama.cpp without --logits_all)
+        reply = chat_model.bind(max_tokens=1).invoke(messages)
     content = (reply.response_metadata.get("logprobs") or {}).get("content") or []
     if content:
         yes = no = 0.0
@@ -80,16 +85,23 @@ class Judge:
         self.chat_model = chat_model
         self.threshold = threshold
 
-    def score(self, sentence: str, evidence: list[str], context: list[str] | None = None) -> float:
+    def score(
+        self, sentence: str, evidence: list[str], context: list[str] | None = None, question: str | None = None
+    ) -> float:
         """P(evidence supports sentence); 0 when a name or number is in neither evidence nor `context`.
 
         `context` (all passages the generator saw) lets a sentence name what a neighbouring passage
         introduced ("the AGI clause") while the model still judges it against its own citation.
+        With `question`, `sentence` is a short answer to it: only the answer's own names and numbers
+        are checked, since the question asserts nothing.
         """
         text = "\n".join(evidence)
         if not text.strip() or unsupported_facts(sentence, "\n".join([text, *(context or [])])):
             return 0.0
-        return yes_probability(self.chat_model, judge_messages(re.sub(r"\s*\[\d+\]", "", sentence), text))
+        claim = re.sub(r"\s*\[\d+\]", "", sentence)
+        if question:
+            claim = f'The answer to "{question}" is: {claim}'
+        return yes_probability(self.chat_model, judge_messages(claim, text))
 
     def supports(self, sentence: str, evidence: list[str], context: list[str] | None = None) -> bool:
         return self.score(sentence, evidence, context) >= self.threshold

@@ -82,7 +82,7 @@ def test_a_wrong_citation_is_repointed_when_the_judge_confirms_the_right_passage
     def reply(messages):
         if not is_judge(messages):
             return "The core partnership will continue until 2030 [2]."
-        return "yes" if "until 2030" in messages[1].content else "no"
+        return "yes" if "until 2030" in messages[1].content.split("Claim:")[0] else "no"
 
     p = Pipeline(settings, embeddings, scripted(reply))
     answer = p.ask("Until when will the core partnership continue?")

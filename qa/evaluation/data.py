@@ -47,6 +47,7 @@ class JudgePair:
     passages: list[str]
     supported: bool
     kind: str = ""
+    question: str | None = None  # when `sentence` is a short answer to a question
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -77,15 +78,14 @@ def load_judge_pairs(path: Path) -> list[JudgePair]:
 
 
 def load_halueval(path: Path = HALUEVAL, sample: int | None = 200, seed: int = 13) -> list[JudgePair]:
-    """HaluEval QA as judge pairs: (knowledge, question + right answer) supported, hallucinated not.
+    """HaluEval QA as judge pairs: (knowledge, question, right answer) supported, hallucinated not.
 
-    The claim is phrased once, the same way for every case, and nothing is tuned on this data.
+    Nothing is tuned on this data: it is only measured.
     """
     pairs = []
     for n, row in enumerate(_jsonl(path)):
         for label, key in ((True, "right_answer"), (False, "hallucinated_answer")):
-            claim = f'The answer to "{row["question"]}" is: {row[key]}'
-            pairs.append(JudgePair(f"halu{n:03d}-{int(label)}", claim, [row["knowledge"]], label, "halueval"))
+            pairs.append(JudgePair(f"halu{n:03d}-{int(label)}", row[key], [row["knowledge"]], label, "halueval", row["question"]))
     if sample and sample < len(pairs):
         pairs = random.Random(seed).sample(pairs, sample)
     return pairs

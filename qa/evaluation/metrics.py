@@ -162,7 +162,7 @@ def judge_balanced_accuracy(judge: Judge, pairs: list[JudgePair], progress=None)
     """Balanced accuracy of the judge's verdicts on labelled pairs, and each verdict."""
     rows = []
     for pair in pairs:
-        score = judge.score(pair.sentence, pair.passages)
+        score = judge.score(pair.sentence, pair.passages, question=pair.question)
         rows.append({"id": pair.id, "kind": pair.kind, "supported": pair.supported, "score": round(score, 4)})
         if progress:
             progress()

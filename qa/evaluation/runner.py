@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections import Counter
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ class EvalOptions:
     eval_dir: Path = Path("eval")
     limit: int | None = None
     types: tuple[str, ...] = ()
+    per_type: int | None = None  # the first N questions of each type: a small subset that covers everything
     compare_naive: bool = False
     judge_own: bool = True
     halueval_sample: int | None = 200  # 0 skips; None runs all 1,000 cases
@@ -52,6 +54,9 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
     questions = load_questions(options.eval_dir / "dataset.jsonl")
     if options.types:
         questions = [q for q in questions if q.type in options.types]
+    if options.per_type:
+        taken: Counter[str] = Counter()
+        questions = [q for q in questions if taken.update([q.type]) or taken[q.type] <= options.per_type]
     if options.limit:
         questions = questions[: options.limit]
     thresholds = json.loads((options.eval_dir / "thresholds.json").read_text())
@@ -60,7 +65,14 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
     judge = p.judge
     documents = _documents(settings)
     own_pairs = load_judge_pairs(options.eval_dir / "judge_pairs.jsonl") if options.judge_own else []
-    halu_pairs = load_halueval(options.halueval_path, options.halueval_sample) if options.halueval_sample != 0 else []
+    halu_pairs, halu_note = [], "skipped"
+    if options.halueval_sample != 0:
+        if options.halueval_path.is_file():
+            halu_pairs = load_halueval(options.halueval_path, options.halueval_sample)
+            halu_note = f"{len(halu_pairs)} cases, seed 13"
+        else:
+            halu_note = f"not found at {options.halueval_path}"
+            console.print(f"[yellow]HaluEval {halu_note}: judge_bacc_halueval is not measured[/]")
     naive = NaivePipeline(settings, p.index.store.embeddings, p.chat_model) if options.compare_naive else None
 
     started = time.perf_counter()
@@ -71,7 +83,7 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
             "top_k": settings.top_k,
             "verify": settings.verify,
             "questions": len(questions),
-            "halueval_sample": f"{len(halu_pairs)} cases, seed 13" if halu_pairs else "skipped",
+            "halueval_sample": halu_note,
             "machine": f"{platform.machine()}, {platform.python_version()}",
         },
         "thresholds": thresholds,

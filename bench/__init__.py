@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` measures cold start, ingest, retrieval at scale, answers, memory."""

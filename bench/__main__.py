@@ -1,0 +1,46 @@
+"""`python -m bench [--quick]`: one run, a table, and bench/results/<timestamp>.json."""
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import measure
+from qa.embeddings import default_embeddings
+
+TARGETS = {
+    "cold_start_s": ("<=", 10),
+    "ingest_chunks_per_s": (">=", 150),
+    "retrieval_50000_p95_ms": ("<=", 50),
+    "answer_p50_s": ("<=", 6),
+    "first_token_p50_s": ("<=", 2),
+    "answer_p50_vs_naive": ("<=", 1.2),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and 10 questions: a smoke run")
+    args = parser.parse_args()
+    console = Console()
+    results: dict = {}
+    with console.status("cold start"):
+        results |= measure.cold_start()
+    embeddings = default_embeddings()
+    with console.status("ingest"):
+        results |= measure.ingest_throughput(embeddings)
+    with console.status("retrieval at scale"):
+        results |= measure.retrieval_at_scale(embeddings, sizes=(1_000, 5_000) if args.quick else (1_000, 10_000, 50_000))
+    with console.status("answers"):
+        results |= measure.answers(limit=10 if args.quick else None)
+    results["peak_memory_mb"] = measure.peak_memory_mb()
+    table = Table("measure", "value", "target")
+    for name, value in results.items():
+        op, target = TARGETS.get(name, ("", ""))
+        met = "" if not op else ("✓" if (value <= target if op == "<=" else value >= target) else "✗")
+        table.add_row(name, f"{value:.3f}" if isinstance(value, float) else str(value), f"{op} {target} {met}".strip())
+    console.print(table)
+    console.print(f"saved {measure.save(results, measure.ROOT / 'bench' / 'results')}")
+
+
+main()

@@ -1,0 +1,179 @@
+"""Each function measures one thing and returns plain numbers; __main__ prints and saves them."""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def cold_start() -> dict:
+    """Fresh interpreter: import, load both models and open the index; then one first answer from the CLI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = (
+            "import time; t=time.perf_counter(); from qa.api import pipeline; from qa.settings import Settings; "
+            f"p=pipeline(Settings.from_env(index_dir='{tmp}/index')); p.ensure_index(); "
+            "p.chat_model.llama; p.judge.chat_model.llama; print(time.perf_counter()-t)"
+        )
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+        load = float(out.stdout.strip().splitlines()[-1])
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "qa", "--index-dir", f"{tmp}/index", "ask", "Until when will the core partnership continue?"],
+            cwd=ROOT, capture_output=True, check=True,
+        )
+        first_answer = time.perf_counter() - started
+    return {"cold_start_s": load, "first_answer_cold_cli_s": first_answer}
+
+
+def pydoc_corpus(folder: Path) -> int:
+    """The standard library's help topics, one document per paragraph group: thousands of small files."""
+    import pydoc_data.topics
+
+    n = 0
+    for name, text in pydoc_data.topics.topics.items():
+        blocks = [b for b in text.split("\n\n") if b.strip()]
+        for i in range(0, len(blocks), 3):
+            (folder / f"{name}-{i // 3:03d}.txt").write_text("\n\n".join(blocks[i : i + 3]))
+            n += 1
+    return n
+
+
+def ingest_throughput(embeddings) -> dict:
+    from qa.index import Index
+    from qa.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "docs"
+        folder.mkdir()
+        docs = pydoc_corpus(folder)
+        size = sum(f.stat().st_size for f in folder.iterdir())
+        index = Index(Settings(index_dir=Path(tmp) / "index"), embeddings)
+        started = time.perf_counter()
+        report = index.ingest([folder])
+        seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        index.ingest([folder])
+        again = time.perf_counter() - started
+    return {
+        "ingest_documents": docs,
+        "ingest_bytes": size,
+        "ingest_chunks": report.chunks_written,
+        "ingest_chunks_per_s": report.chunks_written / seconds,
+        "reingest_unchanged_s": again,
+    }
+
+
+def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int = 100) -> dict:
+    """Query latency of the hybrid retriever over collections of N chunks.
+
+    Real pydoc chunks are embedded once; larger collections repeat them with a little noise on the
+    vectors, which gives the HNSW index N distinct points at the cost of N embeddings' worth of time.
+    """
+    import numpy as np
+    from langchain_chroma import Chroma
+
+    from qa.documents import Document, chunk_document
+    from qa.index import chroma_client
+    from qa.retrieval import PassageRetriever
+    from qa.settings import Settings
+
+    import pydoc_data.topics
+
+    chunks = [c for name, text in pydoc_data.topics.topics.items() for c in chunk_document(Document(name, name, text), 320)]
+    base = np.array(embeddings.embed_documents([c.text for c in chunks]), dtype=np.float32)
+    rng = np.random.default_rng(7)
+    # Each size gets fresh questions, so the query-embedding cache never serves a timed query.
+    sample = random.Random(7).sample(chunks, queries * len(sizes))
+    question_sets = [[c.text.split(".")[0][:120] for c in sample[i * queries : (i + 1) * queries]] for i in range(len(sizes))]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(index_dir=Path(tmp))
+        client = chroma_client(settings)
+        for n, questions in zip(sizes, question_sets):
+            name = f"bench-{n}"
+            collection = client.create_collection(name, configuration={"hnsw": {"space": "cosine"}})
+            for lo in range(0, n, 5000):
+                ids = list(range(lo, min(n, lo + 5000)))
+                vectors = base[[i % len(base) for i in ids]] + rng.normal(0, 0.01, (len(ids), base.shape[1])).astype(np.float32)
+                collection.add(
+                    ids=[str(i) for i in ids],
+                    embeddings=vectors,
+                    documents=[chunks[i % len(chunks)].text for i in ids],
+                    metadatas=[{"source": "pydoc", "title": "pydoc", "start": 0, "end": 1} for _ in ids],
+                )
+            store = Chroma(collection_name=name, embedding_function=embeddings, client=client)
+            retriever = PassageRetriever(store=store, k=4, min_score=0.25)
+            for q in questions[:5]:
+                retriever.invoke(q)  # warm the query path; these are not timed
+            latencies = []
+            for q in questions[5:]:
+                t = time.perf_counter()
+                retriever.invoke(q)
+                latencies.append(time.perf_counter() - t)
+            out[f"retrieval_{n}_p50_ms"] = percentile(latencies, 0.5) * 1000
+            out[f"retrieval_{n}_p95_ms"] = percentile(latencies, 0.95) * 1000
+    return out
+
+
+def answers(limit: int | None = None) -> dict:
+    """Warm answer latency over the eval's questions, ours and the naive baseline's, with tokens/s."""
+    from qa.api import pipeline
+    from qa.evaluation.baseline import NaivePipeline
+    from qa.evaluation.data import load_questions
+    from qa.settings import Settings
+
+    questions = [q.question for q in load_questions(ROOT / "eval" / "dataset.jsonl")][:limit]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env(index_dir=Path(tmp) / "index", corpus_dir=ROOT / "corpus")
+        p = pipeline(settings)
+        p.ask(questions[0])  # warm: models loaded, prompt prefixes cached
+        ours_total, ours_first, tokens, generate = [], [], 0, 0.0
+        for q in questions:
+            a = p.ask(q)
+            ours_total.append(a.timings["total_s"])
+            ours_first.append(a.timings.get("first_token_s", a.timings["total_s"]))
+        for q in questions[:10]:
+            started = time.perf_counter()
+            reply = p.chat_model.invoke(f"Write three sentences about: {q}")
+            generate += time.perf_counter() - started
+            tokens += reply.usage_metadata["output_tokens"]
+        naive = NaivePipeline(settings, p.index.store.embeddings, p.chat_model)
+        naive.ask(questions[0])
+        naive_total = [naive.ask(q).timings["total_s"] for q in questions]
+    return {
+        "answer_questions": len(questions),
+        "answer_p50_s": percentile(ours_total, 0.5),
+        "answer_p95_s": percentile(ours_total, 0.95),
+        "first_token_p50_s": percentile(ours_first, 0.5),
+        "first_token_p95_s": percentile(ours_first, 0.95),
+        "naive_answer_p50_s": percentile(naive_total, 0.5),
+        "naive_answer_p95_s": percentile(naive_total, 0.95),
+        "answer_p50_vs_naive": percentile(ours_total, 0.5) / percentile(naive_total, 0.5),
+        "generation_tokens_per_s": tokens / generate,
+        "mean_answer_s": statistics.fmean(ours_total),
+    }
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def save(results: dict, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    path.write_text(json.dumps(results, indent=1))
+    return path

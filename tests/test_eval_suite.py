@@ -1,0 +1,31 @@
+"""CI runs a subset of the eval suite on the real models and enforces the versioned thresholds."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_eval_subset_meets_the_thresholds(tmp_path):
+    eval_dir = tmp_path / "eval"
+    shutil.copytree(ROOT / "eval", eval_dir, ignore=shutil.ignore_patterns("results", "__pycache__"))
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
+    result = subprocess.run(
+        [sys.executable, "-m", "qa", "eval", "--per-type", "2", "--halueval", "60", "--eval-dir", str(eval_dir)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    reports = list((eval_dir / "results").glob("*.json"))
+    assert len(reports) == 1, result.stderr[-3000:]
+    report = json.loads(reports[0].read_text())
+    assert report["run"]["questions"] == 14
+    summary = report["summary"]
+    for name in ("faithfulness", "citation_precision", "citation_recall", "answer_correctness", "refusal_recall",
+                 "false_refusal_rate", "judge_bacc_own", "latency_p50_s", "latency_p95_s"):
+        assert isinstance(summary[name], float), name
+    assert (eval_dir / "results" / reports[0].with_suffix(".html").name).is_file()
+    # The exit status is the threshold check: non-zero exactly when a metric misses its threshold.
+    assert (result.returncode != 0) == bool(report["failed_thresholds"])
+    assert result.returncode == 0, f"below threshold: {report['failed_thresholds']}\n{json.dumps(summary, indent=1)}"
