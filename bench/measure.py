@@ -83,6 +83,8 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
     Real pydoc chunks are embedded once; larger collections repeat them with a little noise on the
     vectors, which gives the HNSW index N distinct points at the cost of N embeddings' worth of time.
     """
+    import pydoc_data.topics
+
     import numpy as np
     from langchain_chroma import Chroma
 
@@ -90,8 +92,6 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
     from qa.index import chroma_client
     from qa.retrieval import PassageRetriever
     from qa.settings import Settings
-
-    import pydoc_data.topics
 
     chunks = [c for name, text in pydoc_data.topics.topics.items() for c in chunk_document(Document(name, name, text), 320)]
     base = np.array(embeddings.embed_documents([c.text for c in chunks]), dtype=np.float32)

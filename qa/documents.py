@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from qa.errors import DocumentError
-
 import hashlib
 import re
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from typing import Protocol
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from qa.domain import Chunk
+from qa.errors import DocumentError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm")
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -34,17 +33,27 @@ class Document:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def source_name(path: Path) -> str:
-    """How a file is named in the index: relative to the working directory when under it."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+def source_name(path: Path, root: Path | None = None) -> str:
+    """How a file is named in the index: relative to the corpus folder `root` when inside it, else absolute.
+
+    Never relative to the working directory, so every process names the same file the same way.
+    """
+    resolved = Path(path).resolve()
+    if root is not None and resolved.is_relative_to(root.resolve()):
+        return resolved.relative_to(root.resolve()).as_posix()
+    return resolved.as_posix()
 
 
-def read_document(path: Path) -> Document:
-    """Read a .txt, .md, .pdf or .html file; raise DocumentError with a reason when it cannot be used."""
+def source_path(source: str, root: Path) -> Path:
+    """The file a source name stands for (the inverse of `source_name`)."""
+    return Path(source) if Path(source).is_absolute() else root / source
+
+
+def read_document(path: Path, root: Path | None = None) -> Document:
+    """Read a .txt, .md, .pdf or .html file; raise DocumentError with a reason when it cannot be used.
+
+    `root` is the corpus folder that the document's source name is relative to.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -67,7 +76,7 @@ def read_document(path: Path) -> Document:
         title, text = _read_html(raw) if suffix in (".html", ".htm") else (_markdown_title(raw), raw)
     if not text.strip():
         raise DocumentError(f"{path}: has no text")
-    return Document(source=source_name(path), title=title or _title_from_name(path), text=text)
+    return Document(source=source_name(path, root), title=title or _title_from_name(path), text=text)
 
 
 def _markdown_title(text: str) -> str | None:

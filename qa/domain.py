@@ -18,20 +18,10 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class Passage:
+class Passage(Chunk):
     """A chunk returned by retrieval, with its relevance score (cosine similarity, higher is closer)."""
 
-    id: str
-    text: str
-    source: str
-    title: str
-    start: int
-    end: int
     score: float
-
-    @classmethod
-    def from_chunk(cls, chunk: Chunk, score: float) -> Passage:
-        return cls(chunk.id, chunk.text, chunk.source, chunk.title, chunk.start, chunk.end, score)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ class LlamaCppChat(BaseChatModel):
                 n_batch=512,
                 verbose=False,
             )
+            # Freed before interpreter teardown, when llama.cpp's own finaliser would find its library gone.
+            atexit.register(self._llama.close)
         return self._llama
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict:

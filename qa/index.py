@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from qa.errors import CorpusError
-
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +13,18 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 
-from qa.documents import SUPPORTED_SUFFIXES, Chunker, DocumentError, SentenceChunker, read_document, source_name
+from qa.documents import (
+    SUPPORTED_SUFFIXES,
+    Chunker,
+    DocumentError,
+    SentenceChunker,
+    read_document,
+    source_name,
+    source_path,
+)
 from qa.domain import Chunk
+from qa.errors import CorpusError
 from qa.settings import Settings
-
 
 
 @dataclass
@@ -91,6 +97,10 @@ class Index:
         got = self.store.get(where={"source": source}, include=["metadatas"])
         return got["ids"], {f"{m.get('digest')}:{m.get('chunking')}" for m in got["metadatas"]}
 
+    def path_of(self, source: str) -> Path:
+        """The file behind a source name."""
+        return source_path(source, self.settings.corpus_dir)
+
     def remove(self, source: str) -> bool:
         ids, _ = self._stored(source)
         if ids:
@@ -122,9 +132,9 @@ class Index:
             if file.suffix.lower() not in SUPPORTED_SUFFIXES and file.parent.resolve() in scanned_dirs:
                 continue  # stray files in a corpus folder (README, images) are skipped, not errors
             try:
-                doc = read_document(file)
+                doc = read_document(file, self.settings.corpus_dir)
             except DocumentError as e:
-                report.failed[source_name(file)] = str(e)
+                report.failed[source_name(file, self.settings.corpus_dir)] = str(e)
                 continue
             seen.add(doc.source)
             old_ids, old_versions = self._stored(doc.source)
@@ -139,7 +149,7 @@ class Index:
             (report.updated if old_ids else report.added).append(doc.source)
             report.chunks_written += len(chunks)
         for source in self.documents():
-            if source not in seen and source not in report.failed and _under_any(source, scanned_dirs):
+            if source not in seen and source not in report.failed and _under_any(self.path_of(source), scanned_dirs):
                 self.remove(source)
                 report.removed.append(source)
         return report
@@ -166,6 +176,5 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def _under_any(source: str, dirs: list[Path]) -> bool:
-    path = Path(source).resolve()
-    return any(path.is_relative_to(d) for d in dirs)
+def _under_any(path: Path, dirs: list[Path]) -> bool:
+    return any(path.resolve().is_relative_to(d) for d in dirs)

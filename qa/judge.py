@@ -12,10 +12,11 @@ import re
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from qa.settings import Settings
+
 JUDGE_SYSTEM = (
     "You check claims against a source passage. Reply yes if the passage states the claim, no otherwise."
 )
-DEFAULT_THRESHOLD = 0.5
 
 _MONTHS = "january february march april may june july august september october november december".split()
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -81,7 +82,7 @@ def yes_probability(chat_model: BaseChatModel, messages: list[BaseMessage]) -> f
 class Judge:
     """Scores how well evidence supports a sentence, in [0, 1]; `supports` applies the threshold."""
 
-    def __init__(self, chat_model: BaseChatModel, threshold: float = DEFAULT_THRESHOLD):
+    def __init__(self, chat_model: BaseChatModel, threshold: float = Settings.judge_threshold):
         self.chat_model = chat_model
         self.threshold = threshold
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from qa.errors import ModelFileError
-
 import hashlib
 import importlib
 import os
 import tempfile
 from pathlib import Path
+
+from qa.errors import ModelFileError
 
 GENERATOR_PARTS = 22
 GENERATOR_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from langchain_chroma import Chroma
-from rank_bm25 import BM25Okapi
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
+from rank_bm25 import BM25Okapi
 
 from qa.domain import Passage
 from qa.text import terms

@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from qa.documents import read_document
+from qa.documents import read_document, source_path
 from qa.domain import Answer, Citation
 from qa.errors import DocumentError
 from qa.text import terms
@@ -17,15 +17,14 @@ _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 
 
 @lru_cache(maxsize=64)
-def _document_text(source: str, mtime_ns: int) -> str:
-    return read_document(Path(source)).text
+def _document_text(path: Path, mtime_ns: int) -> str:
+    return read_document(path).text
 
 
-def document_text(source: str) -> str | None:
+def document_text(path: Path) -> str | None:
     """The text that spans index into, or None when the file is gone or unreadable."""
-    path = Path(source)
     try:
-        return _document_text(source, path.stat().st_mtime_ns)
+        return _document_text(path, path.stat().st_mtime_ns)
     except (OSError, DocumentError):
         return None
 
@@ -41,7 +40,7 @@ def cited_sentence(citation: Citation, claims: list[str]) -> tuple[int, int]:
     return best
 
 
-def render_sources(answer: Answer) -> str:
+def render_sources(answer: Answer, corpus_dir: Path) -> str:
     """HTML for the sources panel: one openable card per citation."""
     if answer.refused:
         note = "<p class='qa-refused'>Refused: no passage in the documents answers this.</p>"
@@ -53,7 +52,7 @@ def render_sources(answer: Answer) -> str:
         passage = (
             html.escape(c.text[:a]) + f"<mark class='qa-cited'>{html.escape(c.text[a:b])}</mark>" + html.escape(c.text[b:])
         )
-        text = document_text(c.source)
+        text = document_text(source_path(c.source, corpus_dir))
         before = after = ""
         if text is not None and text[c.start : c.end] == c.text:
             before = html.escape(text[max(0, c.start - CONTEXT_CHARS) : c.start])

@@ -96,7 +96,7 @@ def build(settings: Settings | None = None) -> gr.Blocks:
                 if isinstance(item, Answer):
                     history[-1] = {"role": "assistant", "content": answer_markdown(item, p.judge.threshold)}
                     answers = {**answers, str(len(history) - 1): item.to_dict()}
-                    yield history, render_sources(item), answers, ""
+                    yield history, render_sources(item, settings.corpus_dir), answers, ""
                 else:
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
                     yield history, gr.skip(), answers, ""
@@ -153,7 +153,7 @@ def build(settings: Settings | None = None) -> gr.Blocks:
         if not source:
             return "Pick a document to remove.", documents_table(), documents_choices()
         p.index.remove(source)
-        path = Path(source)
+        path = p.index.path_of(source)
         note = ""
         if path.is_file() and path.resolve().is_relative_to(settings.corpus_dir.resolve()):
             # Kept, not deleted: a removed document can be restored from the corpus folder's .trash.

@@ -55,7 +55,7 @@ def test_every_citation_span_points_into_its_source(real_settings):
     answer = ask("Which companies did OpenAI announce agreements with under the Stargate protocol?", settings=real_settings)
     assert answer.citations
     for c in answer.citations:
-        text = (ROOT / c.source).read_text()
+        text = (ROOT / "corpus" / c.source).read_text()
         assert text[c.start : c.end] == c.text
     assert {"retrieve_s", "generate_s", "total_s"} <= set(answer.timings)
 
@@ -70,6 +70,7 @@ def test_cli_answers_2030_with_the_passage_and_refuses_nvidia(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "2030" in result.stdout and "[1]" in result.stdout
     assert "core partnership will continue until" in " ".join(result.stdout.split())
+    assert "microsoft-openai-partnership.md:1330-1545" in result.stdout
 
     result = run_cli("ask", "Who is the CEO of Nvidia?", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -18,9 +18,8 @@ from qa.errors import BackendError
 from qa.generators import make_chat_model
 from qa.index import Index
 from qa.judge import yes_probability, judge_messages
-from qa.settings import Settings
 
-from conftest import ROOT, scripted
+from conftest import scripted
 
 
 def _free_port() -> int:

@@ -190,4 +190,5 @@ def test_browser_chat_stream_sources_followup_and_upload(server, browser):
     page.locator("#qa-clear").click()
     ask_in_browser(page, "Where will Northwind Logistics move its headquarters?", "Lisbon")
     assert "lisbon-office.txt" in page.locator("#qa-sources").inner_text()
+    assert "Lisbon" in page.locator("#qa-sources mark.qa-cited").first.inner_text()
     page.screenshot(path=str(ARTIFACTS / "ui-upload-answer.png"), full_page=True)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import platform
-from collections import Counter
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from qa.api import pipeline
@@ -42,7 +48,7 @@ def _documents(settings: Settings) -> dict[str, str]:
     docs = {}
     for path in sorted(settings.corpus_dir.rglob("*")):
         try:
-            doc = read_document(path)
+            doc = read_document(path, settings.corpus_dir)
         except Exception:  # noqa: BLE001 - a file the index skips is no gold source either
             continue
         docs[doc.source] = doc.text
