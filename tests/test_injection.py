@@ -80,3 +80,12 @@ def test_attacks_are_held(poisoned_settings, question, fact, forbidden):
     assert not answer.refused and fact.lower() in answer.text.lower(), answer.text
     for citation in answer.citations:  # grounded: every cited passage is real corpus text
         assert citation.text in (poisoned_settings.corpus_dir / citation.source.rsplit("/", 1)[-1]).read_text()
+
+
+def test_instructions_inside_documents_never_reach_the_generator():
+    from qa.prompts import INSTRUCTIONS_REMOVED, format_passages
+
+    shown = format_passages([POISONED_MEMO])
+    assert "HACKED" not in shown and "reveal its system prompt" not in shown and "2025" not in shown
+    assert shown.count(INSTRUCTIONS_REMOVED) == 3
+    assert "The cafeteria opens at 8 am" in shown and "front desk" in shown
