@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -175,6 +176,15 @@ def test_browser_chat_stream_sources_followup_and_upload(server, browser):
     # A follow-up that only makes sense with the conversation.
     ask_in_browser(page, "And what does it include?", "intellectual property")
     page.screenshot(path=str(ARTIFACTS / "ui-followup.png"), full_page=True)
+
+    # Like the answer: the feedback file gets the question as rewritten, the answer and its citations.
+    page.get_by_label("Like").last.click()
+    feedback = server["home"] / "feedback.jsonl"
+    deadline = time.time() + 30
+    while not feedback.is_file() and time.time() < deadline:
+        time.sleep(0.2)
+    record = json.loads(feedback.read_text().splitlines()[-1])
+    assert record["liked"] is True and "intellectual property" in record["answer"] and record["citations"]
 
     # Upload a small document, then ask about it.
     note = server["home"] / "lisbon-office.txt"

@@ -8,7 +8,7 @@ supported, the passage alone does not support it, and the other citations do wit
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from qa.domain import Answer, Passage
 from qa.evaluation.data import EvalQuestion, JudgePair
@@ -32,18 +32,6 @@ class Scored:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class Counts:
-    sentences: int = 0
-    supported: int = 0
-    recalled: int = 0
-    citations: int = 0
-    precise: int = 0
-    draft_sentences: int = 0
-    draft_supported: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def _gold_spans(q: EvalQuestion, documents: dict[str, str]) -> list[tuple[str, int, int]]:
