@@ -24,8 +24,9 @@ def cold_start() -> dict:
     """Fresh interpreter: import, load both models and open the index; then one first answer from the CLI."""
     with tempfile.TemporaryDirectory() as tmp:
         code = (
-            "import time; t=time.perf_counter(); from qa.api import pipeline; from qa.settings import Settings; "
-            f"p=pipeline(Settings.from_env(index_dir='{tmp}/index')); p.ensure_index(); "
+            "import time; t=time.perf_counter(); from pathlib import Path; from qa.api import pipeline; "
+            "from qa.settings import Settings; "
+            f"p=pipeline(Settings.from_env(index_dir=Path('{tmp}/index'))); p.ensure_index(); "
             "p.chat_model.llama; p.judge.chat_model.llama; print(time.perf_counter()-t)"
         )
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -67,7 +67,7 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
         questions = questions[: options.limit]
     thresholds = json.loads((options.eval_dir / "thresholds.json").read_text())
     p = pipeline(settings)
-    p.ensure_index()
+    p.index.ingest([settings.corpus_dir])  # evaluate the corpus as it is now; unchanged files cost nothing
     judge = p.judge
     documents = _documents(settings)
     own_pairs = load_judge_pairs(options.eval_dir / "judge_pairs.jsonl") if options.judge_own else []
