@@ -72,7 +72,10 @@ class Settings:
             raw = environ.get(f"QA_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, f.type, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        types = {f.name: f.type for f in fields(cls)}
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = _parse(name, types[name], value) if isinstance(value, str) else value
         return cls(**values).validated()
 
     def with_(self, **overrides) -> Settings:
