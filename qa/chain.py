@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from qa.errors import BackendError, QAError, QuestionError
-from qa.generators import describe
-from qa.followup import standalone_question
-
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
 
 from qa.citations import best_matching_passage, cited_numbers, is_refusal, recite, resolve, split_sentences
 from qa.domain import Answer, Passage, Sentence
-from qa.judge import Judge
+from qa.errors import BackendError, QAError, QuestionError
+from qa.followup import standalone_question
+from qa.generators import describe
 from qa.index import Index
+from qa.judge import Judge
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import PassageRetriever, to_passage
 from qa.settings import Settings, Verify

@@ -6,10 +6,10 @@ import re
 
 from qa.domain import Citation, Passage
 from qa.prompts import REFUSAL
+from qa.text import MARKER as _MARKER
 from qa.text import terms
 
 # [1], [1, 2], [1][2], and the "passage 1" / "Passage [1]" forms small models drift into.
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _VERBOSE_REFERENCE = re.compile(r",?\s*\(?\b(?:as )?(?:stated|mentioned|according to|see|from) (?:in )?passages?\s*", re.I)
 _REFUSAL_HINTS = re.compile(
     r"cannot answer|can't answer|unable to answer|do(?:es)? not (?:state|say|mention|contain|provide)|"

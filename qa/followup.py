@@ -7,6 +7,8 @@ import re
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from qa.text import MARKER
+
 REWRITE_SYSTEM = (
     "Rewrite the user's last question so that it can be understood without the conversation. "
     "Replace pronouns and ellipsis with what they refer to. Reply with the rewritten question only."
@@ -16,7 +18,6 @@ _FOLLOWUP_CUES = re.compile(
     r"^(and|but|so|also|what about|how about|then|why|when|until when)\b|\b(it|its|they|them|their|that|this|these|those|he|she|his|her|there)\b",
     re.I,
 )
-_MARKERS = re.compile(r"\s*\[\d+\]")
 _EXAMPLE = [
     HumanMessage("Conversation:\nUser: Who built the bridge?\nAssistant: The Harbor Trust built the bridge [1].\n\nLast question: When did they open it?"),
     AIMessage("When did the Harbor Trust open the bridge?"),
@@ -28,7 +29,7 @@ def needs_rewrite(question: str, history: list[tuple[str, str]]) -> bool:
 
 
 def rewrite_messages(question: str, history: list[tuple[str, str]]) -> list[BaseMessage]:
-    turns = "\n".join(f"User: {q}\nAssistant: {_MARKERS.sub('', a)}" for q, a in history[-3:])
+    turns = "\n".join(f"User: {q}\nAssistant: {MARKER.sub('', a)}" for q, a in history[-3:])
     return [
         SystemMessage(REWRITE_SYSTEM),
         *_EXAMPLE,

@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from qa.settings import Settings
+from qa.text import MARKER
 
 JUDGE_SYSTEM = (
     "You check claims against a source passage. Reply yes if the passage states the claim, no otherwise."
@@ -35,7 +36,7 @@ def _numbers(text: str) -> set[str]:
 
 def unsupported_facts(sentence: str, evidence: str) -> list[str]:
     """Numbers, months and names in `sentence` that `evidence` never mentions: each one proves "unsupported"."""
-    sentence = re.sub(r"\[\d+\]", "", sentence)
+    sentence = MARKER.sub("", sentence)
     evidence_norm = _norm(evidence)
     missing = sorted(_numbers(sentence) - _numbers(evidence))
     words = set(re.findall(r"[a-z]+", evidence_norm))
@@ -99,7 +100,7 @@ class Judge:
         text = "\n".join(evidence)
         if not text.strip() or unsupported_facts(sentence, "\n".join([text, *(context or [])])):
             return 0.0
-        claim = re.sub(r"\s*\[\d+\]", "", sentence)
+        claim = re.sub(r"\s+([.!?])", r"\1", MARKER.sub("", sentence)).strip()
         if question:
             claim = f'The answer to "{question}" is: {claim}'
         return yes_probability(self.chat_model, judge_messages(claim, text))
