@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,16 +94,22 @@ class Index:
         ]
         return sorted(chunks, key=lambda c: (c.source, c.start))
 
-    def _stored(self, source: str) -> tuple[list[str], set[str]]:
-        got = self.store.get(where={"source": source}, include=["metadatas"])
-        return got["ids"], {f"{m.get('digest')}:{m.get('chunking')}" for m in got["metadatas"]}
+    def _stored(self, source: str | None = None) -> dict[str, _Stored]:
+        """What the index holds per source name: chunk ids and the versions they were written from."""
+        got = self.store.get(where={"source": source} if source else None, include=["metadatas"])
+        stored: dict[str, _Stored] = {}
+        for id_, meta in zip(got["ids"], got["metadatas"]):
+            entry = stored.setdefault(meta["source"], _Stored())
+            entry.ids.append(id_)
+            entry.versions.add(f"{meta.get('digest')}:{meta.get('chunking')}:{meta.get('parts')}")
+        return stored
 
     def path_of(self, source: str) -> Path:
         """The file behind a source name."""
         return source_path(source, self.settings.corpus_dir)
 
     def remove(self, source: str) -> bool:
-        ids, _ = self._stored(source)
+        ids = self._stored(source).get(source, _Stored()).ids
         if ids:
             self.store.delete(ids=ids)
         return bool(ids)
@@ -110,9 +117,10 @@ class Index:
     def ingest(self, paths: Iterable[Path], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         """Bring the index in step with the given files and directories.
 
-        Unchanged documents cost one lookup; a changed document's new chunks are written before its
-        old ones are deleted, so it is never missing from the index. Documents indexed from inside a
-        given directory whose files are gone are removed.
+        Unchanged documents cost nothing beyond one listing of the index. Changed documents are
+        written whole, several to a batch so that embedding and Chroma work in bulk; a document's
+        old chunks are deleted only after its new ones are stored, so it is never missing from the
+        index. Documents indexed from inside a given directory whose files are gone are removed.
         """
         report = IngestReport()
         files: list[Path] = []
@@ -125,6 +133,8 @@ class Index:
                 files.append(path)
             else:
                 raise CorpusError(f"{path}: no such file or directory")
+        stored = self._stored()
+        batch = _Batch()
         seen: set[str] = set()
         for done, file in enumerate(files):
             if progress:
@@ -137,24 +147,28 @@ class Index:
                 report.failed[source_name(file, self.settings.corpus_dir)] = str(e)
                 continue
             seen.add(doc.source)
-            old_ids, old_versions = self._stored(doc.source)
-            if old_ids and old_versions == {f"{doc.digest}:{self.chunker.name}"}:
+            chunks = self.chunker(doc)
+            old = stored.get(doc.source, _Stored())
+            if old.versions == {f"{doc.digest}:{self.chunker.name}:{len(chunks)}"} and len(old.ids) == len(chunks):
                 report.unchanged.append(doc.source)
                 continue
-            chunks = self.chunker(doc)
-            self._write(chunks, doc.digest)
-            stale = sorted(set(old_ids) - {c.id for c in chunks})
-            if stale:
-                self.store.delete(ids=stale)
-            (report.updated if old_ids else report.added).append(doc.source)
+            batch.add(chunks, doc.digest, old.ids)
+            (report.updated if old.ids else report.added).append(doc.source)
             report.chunks_written += len(chunks)
-        for source in self.documents():
+            if len(batch.chunks) >= _BATCH_CHUNKS:
+                self._flush(batch)
+                batch = _Batch()
+        self._flush(batch)
+        for source in stored:
             if source not in seen and source not in report.failed and _under_any(self.path_of(source), scanned_dirs):
-                self.remove(source)
+                self.store.delete(ids=stored[source].ids)
                 report.removed.append(source)
         return report
 
-    def _write(self, chunks: list[Chunk], digest: str) -> None:
+    def _flush(self, batch: _Batch) -> None:
+        if not batch.chunks:
+            return
+        parts = Counter(c.source for c in batch.chunks)
         docs = [
             LCDocument(
                 page_content=c.text,
@@ -165,11 +179,38 @@ class Index:
                     "end": c.end,
                     "digest": digest,
                     "chunking": self.chunker.name,
+                    # With the count, a document whose writing was cut short never looks complete.
+                    "parts": parts[c.source],
                 },
             )
-            for c in chunks
+            for c, digest in zip(batch.chunks, batch.digests)
         ]
-        self.store.add_documents(docs, ids=[c.id for c in chunks])
+        self.store.add_documents(docs, ids=[c.id for c in batch.chunks])
+        stale = sorted(batch.old_ids - {c.id for c in batch.chunks})
+        if stale:
+            self.store.delete(ids=stale)
+
+
+# Documents are written whole, in batches of at least this many chunks.
+_BATCH_CHUNKS = 256
+
+
+@dataclass
+class _Stored:
+    ids: list[str] = field(default_factory=list)
+    versions: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Batch:
+    chunks: list[Chunk] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    old_ids: set[str] = field(default_factory=set)
+
+    def add(self, chunks: list[Chunk], digest: str, old_ids: list[str]) -> None:
+        self.chunks += chunks
+        self.digests += [digest] * len(chunks)
+        self.old_ids.update(old_ids)
 
 
 def _hidden(path: Path, root: Path) -> bool:
