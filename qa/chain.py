@@ -52,7 +52,9 @@ class Pipeline:
         self.chat_model = chat_model
         self.index = index or Index(settings, embeddings)
         self.judge = Judge(judge_model or chat_model, settings.judge_threshold)
-        self.retriever = PassageRetriever(store=self.index.store, k=settings.top_k, min_score=settings.min_score)
+        self.retriever = PassageRetriever(
+            store=self.index.store, k=settings.top_k, min_score=settings.min_score, margin=settings.score_margin
+        )
 
     def ensure_index(self) -> None:
         """Build the index from the corpus directory when it is empty."""

@@ -49,6 +49,45 @@ def unsupported_facts(sentence: str, evidence: str) -> list[str]:
     return list(dict.fromkeys(missing))
 
 
+# Words a copy may skip: articles, auxiliaries and fillers whose omission leaves the claim as it was.
+# Anything else skipped ("third-largest" -> "largest", "not", "reportedly") could change it.
+_SKIPPABLE = {"the", "a", "an", "has", "have", "had", "is", "are", "was", "were", "be", "been", "that", "also", "now"}
+_MAX_GAP = 2
+_MIN_COPY_WORDS = 5
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", _norm(text))
+
+
+def copied(sentence: str, evidence: str) -> bool:
+    """Whether the sentence is the evidence's own words, in order, skipping at most two harmless words at a time.
+
+    A 1.5B generator told to reuse the passages' words mostly copies; such a sentence needs no model
+    to be judged supported.
+    """
+    claim = _words(MARKER.sub("", sentence))
+    source = _words(evidence)
+    if len(claim) < _MIN_COPY_WORDS:
+        return False
+    for start in (i for i, w in enumerate(source) if w == claim[0]):
+        at = start
+        for word in claim[1:]:
+            for step in range(1, _MAX_GAP + 2):
+                nxt = at + step
+                if nxt >= len(source) or source[nxt] == word:
+                    break
+                if source[nxt] not in _SKIPPABLE:
+                    nxt = len(source)
+                    break
+            if nxt >= len(source) or source[nxt] != word:
+                break
+            at = nxt
+        else:
+            return True
+    return False
+
+
 def judge_messages(sentence: str, evidence: str) -> list[BaseMessage]:
     return [
         SystemMessage(JUDGE_SYSTEM),
@@ -100,6 +139,8 @@ class Judge:
         text = "\n".join(evidence)
         if not text.strip() or unsupported_facts(sentence, "\n".join([text, *(context or [])])):
             return 0.0
+        if not question and any(copied(sentence, e) for e in evidence):
+            return 1.0
         claim = re.sub(r"\s+([.!?])", r"\1", MARKER.sub("", sentence)).strip()
         if question:
             claim = f'The answer to "{question}" is: {claim}'

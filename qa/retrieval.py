@@ -20,7 +20,9 @@ class PassageRetriever(BaseRetriever):
 
     MiniLM alone misses exact wording ("major investor"); BM25 alone misses paraphrase. Only dense
     candidates at or above `min_score` (cosine similarity) are eligible, so off-topic questions still
-    retrieve nothing. The cosine score goes in each document's metadata.
+    retrieve nothing, and of the top `k` only those within `margin` of the best score are kept: every
+    passage costs the generator prompt time, and distant ones rarely hold the answer. The cosine score
+    goes in each document's metadata.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -28,6 +30,7 @@ class PassageRetriever(BaseRetriever):
     store: Chroma
     k: int = 4
     min_score: float = 0.25
+    margin: float = 2.0
     candidates: int = 20
     hybrid: bool = True
 
@@ -44,7 +47,9 @@ class PassageRetriever(BaseRetriever):
             lexical_rank = {i: r for r, i in enumerate(sorted(range(len(found)), key=lambda i: -bm25[i]))}
             fused = sorted(range(len(found)), key=lambda i: -(1 / (_RRF_K + i) + 1 / (_RRF_K + lexical_rank[i])))
             found = [found[i] for i in fused]
-        return found[: self.k]
+        found = found[: self.k]
+        best = max((d.metadata["score"] for d in found), default=0.0)
+        return [d for d in found if d.metadata["score"] >= best - self.margin]
 
 
 def to_passage(doc: Document) -> Passage:

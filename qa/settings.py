@@ -32,9 +32,13 @@ class Settings:
     chroma_url: str | None = None
 
     chunk_size: int = 320
-    top_k: int = 4
+    top_k: int = 3
     # Passages below this cosine similarity are not shown to the generator; with none left, we refuse.
     min_score: float = 0.25
+    # Of the top_k, passages scoring more than this below the best one are left out too. On the eval
+    # set, top 3 within 0.12 keeps every gold passage that top 4 finds with 1.9 passages instead of 3.3,
+    # and each passage left out saves the generator about half a second of prompt on 2 cores.
+    score_margin: float = 0.12
 
     # Each answer sentence is judged against its cited passages: "drop" removes unsupported ones
     # (refusing when none is left), "mark" keeps them with their score, "off" skips the judge.
@@ -93,6 +97,8 @@ class Settings:
             raise SettingsError(f"QA_CHUNK_SIZE must be at least 50 characters, not {self.chunk_size}")
         if not 1 <= self.top_k <= 50:
             raise SettingsError(f"QA_TOP_K must be between 1 and 50, not {self.top_k}")
+        if not 0.0 <= self.score_margin <= 2.0:
+            raise SettingsError(f"QA_SCORE_MARGIN is a cosine difference in [0, 2], not {self.score_margin}")
         if not -1.0 <= self.min_score <= 1.0:
             raise SettingsError(f"QA_MIN_SCORE is a cosine similarity in [-1, 1], not {self.min_score}")
         if self.ui_auth is not None and ":" not in self.ui_auth:

@@ -115,3 +115,10 @@ def test_control_characters_are_cleaned_from_questions(settings, embeddings):
     assert p.ask("Until when\x00 will the\tcore partnership\x1b continue?").question == (
         "Until when will the core partnership continue?"
     )
+
+
+def test_a_sentence_copied_from_its_passage_is_supported_without_asking_the_judge(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].", judge_says="no")
+    answer = p.ask("Until when will the core partnership continue?")
+    assert not answer.refused and answer.sentences[0].support == 1.0
+    assert not any(is_judge(m) for m in p.chat_model.calls)
