@@ -10,7 +10,7 @@ from qa.chain import History, Pipeline, clean_question
 from qa.domain import Answer
 from qa.embeddings import default_embeddings
 from qa.generators import describe, make_chat_model
-from qa.index import IngestReport
+from qa.index import IngestReport, set_aside
 from qa.settings import Settings, Verify
 
 _pipelines: dict[Settings, Pipeline] = {}
@@ -58,10 +58,23 @@ def ask_stream(
     return pipeline(settings).ask_stream(question, top_k=top_k, verify=verify, history=history)
 
 
-def ingest(paths: Iterable[Path | str] | None = None, *, settings: Settings | None = None) -> IngestReport:
-    """Bring the index in step with files and directories (default: the corpus directory)."""
+def ingest(
+    paths: Iterable[Path | str] | None = None, *, rebuild: bool = False, settings: Settings | None = None
+) -> IngestReport:
+    """Bring the index in step with files and directories (default: the corpus directory).
+
+    `rebuild` first moves the local index aside (a damaged one, say) and builds a new one.
+    """
+    settings = settings or Settings.from_env()
+    previous = None
+    if rebuild:
+        with _lock:
+            _pipelines.pop(settings, None)
+        previous = set_aside(settings)
     p = pipeline(settings)
-    return p.index.ingest([Path(x) for x in paths] if paths else [p.settings.corpus_dir])
+    report = p.index.ingest([Path(x) for x in paths] if paths else [p.settings.corpus_dir])
+    report.set_aside = previous
+    return report
 
 
 def info(settings: Settings | None = None) -> dict:

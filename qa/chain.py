@@ -15,7 +15,7 @@ from qa.errors import BackendError, QAError, QuestionError
 from qa.followup import standalone_question
 from qa.generators import describe
 from qa.index import Index
-from qa.judge import Judge
+from qa.judge import Judge, gives_what_was_asked
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import PassageRetriever, to_passage
 from qa.settings import Settings, Verify
@@ -63,7 +63,8 @@ class Pipeline:
 
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
         retriever = self.retriever if top_k is None else self.retriever.model_copy(update={"k": top_k})
-        return [to_passage(d) for d in retriever.invoke(question)]
+        with self.index.guard():
+            return [to_passage(d) for d in retriever.invoke(question)]
 
     def ask(
         self, question: str, top_k: int | None = None, verify: Verify | None = None, history: History = ()
@@ -117,6 +118,8 @@ class Pipeline:
             checked = [self._verify(s, passages) for s in split_sentences(draft)]
             timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"] - timings["generate_s"]
             kept = [s for s in checked if verify == "mark" or s.support >= self.judge.threshold]
+            if verify == "drop" and not gives_what_was_asked(question, " ".join(s.text for s in kept)):
+                kept = []
             dropped = [s for s in checked if s not in kept]
             yield finish(" ".join(s.text for s in kept), kept, dropped)
 

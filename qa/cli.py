@@ -18,7 +18,7 @@ from qa.settings import Settings
 
 app = typer.Typer(help="Answers from your documents, each claim tied to the passage that supports it.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays on one line, however long
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -83,12 +83,15 @@ def ask(
 def ingest(
     ctx: typer.Context,
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (default: the corpus folder).")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Move the local index aside (kept) and build a new one.")] = False,
 ) -> None:
     """Add, update and remove documents in the index; unchanged files cost nothing."""
     try:
-        report = qa.ingest(paths, settings=_settings(ctx))
+        report = qa.ingest(paths, rebuild=rebuild, settings=_settings(ctx))
     except QAError as e:
         _fail(e)
+    if report.set_aside:
+        out.print(f"previous index moved to {escape(str(report.set_aside))}")
     for label, names in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
         for name in names:
             out.print(f"[green]{label}[/] {escape(name)}")

@@ -21,6 +21,10 @@ class CorpusError(QAError, ValueError):
     """A path given to ingest does not exist, or the index cannot be reached."""
 
 
+class IndexStoreError(QAError, RuntimeError):
+    """The index cannot be read or written: damaged, locked by another process, out of space, or unreachable."""
+
+
 class ModelFileError(QAError, RuntimeError):
     """A packaged model is missing or does not match its checksum."""
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
@@ -24,7 +28,7 @@ from qa.documents import (
     source_path,
 )
 from qa.domain import Chunk
-from qa.errors import CorpusError
+from qa.errors import CorpusError, IndexStoreError, QAError
 from qa.settings import Settings
 
 
@@ -38,6 +42,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     chunks_written: int = 0
+    set_aside: Path | None = None  # where a rebuild moved the previous index
 
     @property
     def changed(self) -> bool:
@@ -51,14 +56,68 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
         url = urlparse(settings.chroma_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise CorpusError(f"QA_CHROMA_URL must look like http://host:port, not {settings.chroma_url!r}")
-        return chromadb.HttpClient(
-            host=url.hostname,
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+        with store_errors(settings):
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+    with store_errors(settings):
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        _check_database(settings.index_dir / "chroma.sqlite3")
+        return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+
+
+# Chroma waits forever on a database another process holds locked; we give up after this long.
+LOCK_WAIT_S = 10.0
+
+
+def _check_database(path: Path) -> None:
+    """Fail fast on an index file that is not a database or that another process holds locked."""
+    if not path.exists():
+        return
+    db = sqlite3.connect(path, timeout=LOCK_WAIT_S)
+    try:
+        db.execute("BEGIN IMMEDIATE")  # takes the write lock, so a held lock shows here, not as a hang
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+
+
+@contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """Chroma, SQLite and file-system failures become one IndexStoreError that says what to do."""
+    where = f"the Chroma server at {settings.chroma_url}" if settings.chroma_url else f"the index at {settings.index_dir}"
+    try:
+        yield
+    except QAError:
+        raise
+    except (ChromaError, sqlite3.Error, OSError, ValueError) as e:
+        reason = str(e).strip() or type(e).__name__
+        lowered = reason.lower()
+        if "locked" in lowered:
+            advice = "another process holds it locked; stop that process or try again"
+        elif any(w in lowered for w in ("full", "no space", "too large", "i/o error")):
+            advice = "writing to the disk failed (is it full?); free space and run the ingest again"
+        elif settings.chroma_url:
+            advice = "check that the server is running and reachable"
+        else:
+            advice = "it looks damaged; `qa ingest --rebuild` sets it aside and builds a new one from the corpus"
+        raise IndexStoreError(f"{where} cannot be used ({reason}): {advice}") from e
+
+
+def set_aside(settings: Settings) -> Path | None:
+    """Move a local index out of the way (kept, not deleted) so a new one can be built; returns where it went."""
+    if settings.chroma_url:
+        raise CorpusError("--rebuild works on the local index; rebuild a server's collection with the server's own tools")
+    if not settings.index_dir.exists():
+        return None
+    target = settings.index_dir.with_name(f"{settings.index_dir.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}")
+    settings.index_dir.rename(target)
+    # Chroma keeps one system per path; the next client must open the new directory, not the moved one.
+    chromadb.api.client.SharedSystemClient.clear_system_cache()
+    return target
 
 
 class Index:
@@ -67,27 +126,37 @@ class Index:
     def __init__(self, settings: Settings, embeddings: Embeddings, collection: str | None = None, chunker: Chunker | None = None):
         self.settings = settings
         self.chunker = chunker or SentenceChunker(settings.chunk_size)
-        self.store = Chroma(
-            collection_name=collection or settings.collection,
-            embedding_function=embeddings,
-            client=chroma_client(settings),
-            collection_configuration={"hnsw": {"space": "cosine"}},
-        )
+        client = chroma_client(settings)
+        with self.guard():
+            self.store = Chroma(
+                collection_name=collection or settings.collection,
+                embedding_function=embeddings,
+                client=client,
+                collection_configuration={"hnsw": {"space": "cosine"}},
+            )
+
+    def guard(self):
+        """Wrap any use of the store: its failures become IndexStoreError."""
+        return store_errors(self.settings)
 
     def count(self) -> int:
-        return self.store._collection.count()
+        with self.guard():
+            return self.store._collection.count()
 
     def documents(self) -> dict[str, dict]:
         """Source name → {title, chunks} for every document in the index."""
         docs: dict[str, dict] = {}
-        for meta in self.store.get(include=["metadatas"])["metadatas"]:
+        with self.guard():
+            metadatas = self.store.get(include=["metadatas"])["metadatas"]
+        for meta in metadatas:
             entry = docs.setdefault(meta["source"], {"title": meta["title"], "chunks": 0})
             entry["chunks"] += 1
         return dict(sorted(docs.items()))
 
     def chunks(self, source: str | None = None) -> list[Chunk]:
         """Stored chunks (of one source, or all), in document order."""
-        got = self.store.get(where={"source": source} if source else None, include=["documents", "metadatas"])
+        with self.guard():
+            got = self.store.get(where={"source": source} if source else None, include=["documents", "metadatas"])
         chunks = [
             Chunk(id_, text, meta["source"], meta["title"], meta["start"], meta["end"])
             for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
@@ -96,7 +165,8 @@ class Index:
 
     def _stored(self, source: str | None = None) -> dict[str, _Stored]:
         """What the index holds per source name: chunk ids and the versions they were written from."""
-        got = self.store.get(where={"source": source} if source else None, include=["metadatas"])
+        with self.guard():
+            got = self.store.get(where={"source": source} if source else None, include=["metadatas"])
         stored: dict[str, _Stored] = {}
         for id_, meta in zip(got["ids"], got["metadatas"]):
             entry = stored.setdefault(meta["source"], _Stored())
@@ -111,7 +181,8 @@ class Index:
     def remove(self, source: str) -> bool:
         ids = self._stored(source).get(source, _Stored()).ids
         if ids:
-            self.store.delete(ids=ids)
+            with self.guard():
+                self.store.delete(ids=ids)
         return bool(ids)
 
     def ingest(self, paths: Iterable[Path], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
@@ -161,7 +232,8 @@ class Index:
         self._flush(batch)
         for source in stored:
             if source not in seen and source not in report.failed and _under_any(self.path_of(source), scanned_dirs):
-                self.store.delete(ids=stored[source].ids)
+                with self.guard():
+                    self.store.delete(ids=stored[source].ids)
                 report.removed.append(source)
         return report
 
@@ -185,10 +257,11 @@ class Index:
             )
             for c, digest in zip(batch.chunks, batch.digests)
         ]
-        self.store.add_documents(docs, ids=[c.id for c in batch.chunks])
         stale = sorted(batch.old_ids - {c.id for c in batch.chunks})
-        if stale:
-            self.store.delete(ids=stale)
+        with self.guard():
+            self.store.add_documents(docs, ids=[c.id for c in batch.chunks])
+            if stale:
+                self.store.delete(ids=stale)
 
 
 # Documents are written whole, in batches of at least this many chunks.

@@ -88,6 +88,36 @@ def copied(sentence: str, evidence: str) -> bool:
     return False
 
 
+_ASKS_WHEN = re.compile(r"^\s*(?:when|(?:in |on )?(?:what|which) (?:year|month|day|date))\b", re.I)
+_ASKS_AMOUNT = re.compile(r"^\s*how (?:many|much)\b", re.I)
+_TIME_WORDS = {
+    *_MONTHS, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday",
+    "tomorrow", "day", "days", "week", "weeks", "month", "months", "year", "years", "decade", "century", "ago",
+    "recently", "soon", "now", "since", "until", "before", "after", "during",
+}
+_AMOUNT_WORDS = {
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
+    "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions", "trillion",
+    "dozen", "dozens", "several", "few", "many", "none", "no", "all", "half",
+}
+
+
+def gives_what_was_asked(question: str, answer: str) -> bool:
+    """False when a "when" answer names no time, or a "how many/much" answer no amount.
+
+    "When did OpenAI achieve AGI? -- OpenAI achieved AGI [1]." restates a premise the passage only
+    raises as a condition; the judge may accept the sentence, but it answers nothing.
+    """
+    answer = MARKER.sub("", answer)
+    words = set(re.findall(r"[a-z]+", answer.lower()))
+    has_number = bool(_NUMBER.search(answer))
+    if _ASKS_WHEN.match(question):
+        return has_number or bool(words & _TIME_WORDS)
+    if _ASKS_AMOUNT.match(question):
+        return has_number or bool(words & _AMOUNT_WORDS)
+    return True
+
+
 def judge_messages(sentence: str, evidence: str) -> list[BaseMessage]:
     return [
         SystemMessage(JUDGE_SYSTEM),

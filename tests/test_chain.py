@@ -122,3 +122,9 @@ def test_a_sentence_copied_from_its_passage_is_supported_without_asking_the_judg
     answer = p.ask("Until when will the core partnership continue?")
     assert not answer.refused and answer.sentences[0].support == 1.0
     assert not any(is_judge(m) for m in p.chat_model.calls)
+
+
+def test_a_when_question_answered_without_a_time_is_refused(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "OpenAI achieved AGI [1].")
+    answer = p.ask("When did OpenAI achieve AGI?")
+    assert answer.refused and [s.text for s in answer.dropped] == ["OpenAI achieved AGI [1]."]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.judge import copied, unsupported_facts
+from qa.judge import copied, gives_what_was_asked, unsupported_facts
 
 PASSAGE = (
     "Microsoft has gained a \"right of first refusal\" on OpenAI's additional cloud computing capacity. "
@@ -39,3 +39,18 @@ def test_anything_but_a_copy_is_left_to_the_model(sentence):
 def test_a_number_or_name_the_passage_never_mentions_is_unsupported():
     assert unsupported_facts("Lyon is the fourth-largest city in France, after Paris.", PASSAGE) == ["Paris"]
     assert unsupported_facts("Microsoft paid 13 billion.", PASSAGE) == ["13"]
+
+
+@pytest.mark.parametrize(
+    "question, answer, gives",
+    [
+        ("When did OpenAI achieve AGI?", "OpenAI achieved AGI [1].", False),
+        ("When did Microsoft permit the Oracle collaboration?", "In June of this year [1].", True),
+        ("In which year will the partnership end?", "It continues until 2030 [2].", True),
+        ("How much did Google pay?", "Google joined the protocol [1].", False),
+        ("How many companies joined?", "Two companies joined: SoftBank and Oracle [1].", True),
+        ("Who leads OpenAI?", "Sam Altman leads OpenAI [1].", True),
+    ],
+)
+def test_an_answer_must_give_the_kind_of_fact_asked_for(question, answer, gives):
+    assert gives_what_was_asked(question, answer) is gives
