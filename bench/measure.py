@@ -164,6 +164,7 @@ def answers(limit: int | None = None) -> dict:
         "naive_answer_p50_s": percentile(naive_total, 0.5),
         "naive_answer_p95_s": percentile(naive_total, 0.95),
         "answer_p50_vs_naive": percentile(ours_total, 0.5) / percentile(naive_total, 0.5),
+        "answer_p95_vs_naive": percentile(ours_total, 0.95) / percentile(naive_total, 0.95),
         "generation_tokens_per_s": tokens / generate,
         "mean_answer_s": statistics.fmean(ours_total),
     }

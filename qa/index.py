@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,6 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
-from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 
 from qa.documents import (
@@ -207,29 +207,32 @@ class Index:
         stored = self._stored()
         batch = _Batch()
         seen: set[str] = set()
-        for done, file in enumerate(files):
-            if progress:
-                progress(done, len(files), file.name)
-            if file.suffix.lower() not in SUPPORTED_SUFFIXES and file.parent.resolve() in scanned_dirs:
-                continue  # stray files in a corpus folder (README, images) are skipped, not errors
-            try:
-                doc = read_document(file, self.settings.corpus_dir)
-            except DocumentError as e:
-                report.failed[source_name(file, self.settings.corpus_dir)] = str(e)
-                continue
-            seen.add(doc.source)
-            chunks = self.chunker(doc)
-            old = stored.get(doc.source, _Stored())
-            if old.versions == {f"{doc.digest}:{self.chunker.name}:{len(chunks)}"} and len(old.ids) == len(chunks):
-                report.unchanged.append(doc.source)
-                continue
-            batch.add(chunks, doc.digest, old.ids)
-            (report.updated if old.ids else report.added).append(doc.source)
-            report.chunks_written += len(chunks)
-            if len(batch.chunks) >= _BATCH_CHUNKS:
-                self._flush(batch)
-                batch = _Batch()
-        self._flush(batch)
+        # One writer thread: Chroma stores a batch while the next one is being embedded.
+        with ThreadPoolExecutor(1) as writer:
+            writing: Future | None = None
+            for done, file in enumerate(files):
+                if progress:
+                    progress(done, len(files), file.name)
+                if file.suffix.lower() not in SUPPORTED_SUFFIXES and file.parent.resolve() in scanned_dirs:
+                    continue  # stray files in a corpus folder (README, images) are skipped, not errors
+                try:
+                    doc = read_document(file, self.settings.corpus_dir)
+                except DocumentError as e:
+                    report.failed[source_name(file, self.settings.corpus_dir)] = str(e)
+                    continue
+                seen.add(doc.source)
+                chunks = self.chunker(doc)
+                old = stored.get(doc.source, _Stored())
+                if old.versions == {f"{doc.digest}:{self.chunker.name}:{len(chunks)}"} and len(old.ids) == len(chunks):
+                    report.unchanged.append(doc.source)
+                    continue
+                batch.add(chunks, doc.digest, old.ids)
+                (report.updated if old.ids else report.added).append(doc.source)
+                report.chunks_written += len(chunks)
+                if len(batch.chunks) >= _BATCH_CHUNKS:
+                    writing = self._flush(batch, writer, writing)
+                    batch = _Batch()
+            self._wait(self._flush(batch, writer, writing))
         for source in stored:
             if source not in seen and source not in report.failed and _under_any(self.path_of(source), scanned_dirs):
                 with self.guard():
@@ -237,31 +240,41 @@ class Index:
                 report.removed.append(source)
         return report
 
-    def _flush(self, batch: _Batch) -> None:
+    def _flush(self, batch: _Batch, writer: ThreadPoolExecutor, writing: Future | None) -> Future | None:
+        """Embed a batch, wait for the previous write, and hand this one to the writer."""
         if not batch.chunks:
-            return
+            return writing
+        vectors = self.store.embeddings.embed_documents([c.text for c in batch.chunks])
+        self._wait(writing)
+        return writer.submit(self._write, batch, vectors)
+
+    def _wait(self, writing: Future | None) -> None:
+        if writing is not None:
+            with self.guard():
+                writing.result()
+
+    def _write(self, batch: _Batch, vectors: list[list[float]]) -> None:
         parts = Counter(c.source for c in batch.chunks)
-        docs = [
-            LCDocument(
-                page_content=c.text,
-                metadata={
-                    "source": c.source,
-                    "title": c.title,
-                    "start": c.start,
-                    "end": c.end,
-                    "digest": digest,
-                    "chunking": self.chunker.name,
-                    # With the count, a document whose writing was cut short never looks complete.
-                    "parts": parts[c.source],
-                },
-            )
+        metadatas = [
+            {
+                "source": c.source,
+                "title": c.title,
+                "start": c.start,
+                "end": c.end,
+                "digest": digest,
+                "chunking": self.chunker.name,
+                # With the count, a document whose writing was cut short never looks complete.
+                "parts": parts[c.source],
+            }
             for c, digest in zip(batch.chunks, batch.digests)
         ]
+        collection = self.store._collection
+        collection.upsert(
+            ids=[c.id for c in batch.chunks], embeddings=vectors, documents=[c.text for c in batch.chunks], metadatas=metadatas
+        )
         stale = sorted(batch.old_ids - {c.id for c in batch.chunks})
-        with self.guard():
-            self.store.add_documents(docs, ids=[c.id for c in batch.chunks])
-            if stale:
-                self.store.delete(ids=stale)
+        if stale:
+            collection.delete(ids=stale)
 
 
 # Documents are written whole, in batches of at least this many chunks.

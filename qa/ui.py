@@ -12,9 +12,9 @@ from pathlib import Path
 import gradio as gr
 
 from qa.api import pipeline
-from qa.documents import SUPPORTED_SUFFIXES
+from qa.documents import SUPPORTED_SUFFIXES, read_document
 from qa.domain import Answer
-from qa.errors import QAError
+from qa.errors import DocumentError, QAError
 from qa.generators import describe
 from qa.settings import Settings
 from qa.sources import answer_markdown, render_sources
@@ -55,6 +55,11 @@ def add_uploads(settings: Settings, uploads: list[str]) -> tuple[list[Path], lis
             continue
         if path.stat().st_size > MAX_UPLOAD_BYTES:
             errors.append(f"{path.name}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+            continue
+        try:
+            read_document(path)  # an unreadable file never enters the corpus folder
+        except DocumentError as e:
+            errors.append(str(e).replace(str(path), path.name))
             continue
         target = settings.corpus_dir / name
         n = 1
@@ -101,7 +106,8 @@ def build(settings: Settings | None = None) -> gr.Blocks:
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
                     yield history, gr.skip(), answers, ""
         except QAError as e:
-            history[-1:] = [] if history[-1]["role"] == "assistant" else []
+            if history[-1]["role"] == "assistant":
+                history.pop()  # the half-streamed draft, replaced by the error
             history.append({"role": "assistant", "content": f"❌ {e}"})
             yield history, "", answers, ""
 

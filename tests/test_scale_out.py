@@ -118,3 +118,32 @@ def test_an_unreachable_server_fails_with_an_error_that_names_it(settings, embed
     p = Pipeline(remote, embeddings, make_chat_model(remote))
     with pytest.raises(BackendError, match=f"openai: x at http://127.0.0.1:{port}/v1.*Connection"):
         p.ask("Until when will the core partnership continue?")
+
+
+def test_a_server_that_never_answers_times_out_after_bounded_retries(settings, embeddings):
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def accept_and_stay_silent():
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept_and_stay_silent, daemon=True).start()
+    remote = settings.with_(backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", openai_model="x", timeout=1.0, max_retries=2)
+    p = Pipeline(remote, embeddings, make_chat_model(remote))
+    started = time.perf_counter()
+    try:
+        with pytest.raises(BackendError, match=f"openai: x at http://127.0.0.1:{port}/v1.*Timeout"):
+            p.ask("Until when will the core partnership continue?")
+    finally:
+        listener.close()
+    assert len(accepted) == 3  # the first try and two retries, then it gives up
+    assert time.perf_counter() - started < 30

@@ -202,3 +202,18 @@ def test_browser_chat_stream_sources_followup_and_upload(server, browser):
     assert "lisbon-office.txt" in page.locator("#qa-sources").inner_text()
     assert "Lisbon" in page.locator("#qa-sources mark.qa-cited").first.inner_text()
     page.screenshot(path=str(ARTIFACTS / "ui-upload-answer.png"), full_page=True)
+
+    # Bad input is shown on the page as a message, never as a traceback, and the page keeps working.
+    page.locator("#qa-question textarea").fill("why " * 600)
+    page.locator("#qa-ask").click()
+    page.locator("#qa-chat .message.bot", has_text="the limit is 2000").wait_for(timeout=60_000)
+    binary = server["home"] / "scan.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(binary))
+    page.locator("#qa-add").click()
+    status = page.locator("#qa-corpus-status", has_text="❌")
+    status.wait_for(timeout=60_000)
+    assert "scan.txt" in status.inner_text() and "Traceback" not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "ui-errors.png"), full_page=True)
+    assert "scan.txt" not in page.locator("#qa-docs").inner_text()
