@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from qa.documents import Document, chunk_document, read_document
+from qa.documents import MAX_FILE_BYTES, Document, chunk_document, read_document
 from qa.errors import DocumentError
 
 from conftest import ARTICLE
@@ -120,3 +120,11 @@ def _tiny_pdf(line: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path):
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)  # sparse: no 50 MB written to disk
+    with pytest.raises(DocumentError, match="byte limit"):
+        read_document(huge)
