@@ -98,6 +98,8 @@ def store_errors(settings: Settings) -> Iterator[None]:
         lowered = reason.lower()
         if "locked" in lowered:
             advice = "another process holds it locked; stop that process or try again"
+        elif any(w in lowered for w in ("readonly", "read-only", "permission")):
+            advice = "it cannot be written here (permissions or a read-only disk)"
         elif any(w in lowered for w in ("full", "no space", "too large", "i/o error")):
             advice = "writing to the disk failed (is it full?); free space and run the ingest again"
         elif settings.chroma_url:
