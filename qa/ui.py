@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -85,6 +86,19 @@ def _history_pairs(history: list[dict]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _corpus_errors_shown(handler):
+    """A corpus action that fails shows why in the status line and leaves the tables as they were."""
+
+    @functools.wraps(handler)
+    def shown(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except QAError as e:  # the index itself may be what failed, so nothing else is redrawn
+            return f"❌ {e}", gr.skip(), gr.skip()
+
+    return shown
+
+
 def build(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
     p = pipeline(settings)
@@ -133,6 +147,7 @@ def build(settings: Settings | None = None) -> gr.Blocks:
     def documents_choices():
         return gr.update(choices=list(p.index.documents()), value=None)
 
+    @_corpus_errors_shown
     def upload(files, progress=gr.Progress()):
         if not files:
             return "Choose one or more files first.", documents_table(), documents_choices()
@@ -143,11 +158,9 @@ def build(settings: Settings | None = None) -> gr.Blocks:
         lines += [f"❌ {e}" for e in errors] + [f"❌ {reason}" for reason in (report.failed.values() if report else [])]
         return "\n\n".join(lines), documents_table(), documents_choices()
 
+    @_corpus_errors_shown
     def reindex(progress=gr.Progress()):
-        try:
-            report = p.index.ingest([settings.corpus_dir], progress=lambda i, n, name: progress((i, n), desc=f"indexing {name}"))
-        except QAError as e:
-            return f"❌ {e}", documents_table(), documents_choices()
+        report = p.index.ingest([settings.corpus_dir], progress=lambda i, n, name: progress((i, n), desc=f"indexing {name}"))
         failed = "".join(f"\n\n❌ {r}" for r in report.failed.values())
         summary = (
             f"Re-indexed: {len(report.added)} added, {len(report.updated)} updated, "
@@ -155,6 +168,7 @@ def build(settings: Settings | None = None) -> gr.Blocks:
         )
         return summary, documents_table(), documents_choices()
 
+    @_corpus_errors_shown
     def remove(source: str | None):
         if not source:
             return "Pick a document to remove.", documents_table(), documents_choices()

@@ -13,10 +13,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 
-from qa.ui import safe_filename
+from qa.errors import IndexStoreError
+from qa.ui import _corpus_errors_shown, safe_filename
 
 from conftest import ARTICLE, ROOT
 
@@ -121,6 +123,15 @@ def test_uploaded_file_names_cannot_escape_the_corpus():
     assert safe_filename("..\\..\\evil.md") == "evil.md"
     assert safe_filename(".hidden.txt") == "hidden.txt"
     assert safe_filename("a b/c;rm -rf.html") == "c_rm_-rf.html"
+
+
+def test_a_failing_corpus_action_shows_why_and_leaves_the_tables_alone():
+    def reindex():
+        raise IndexStoreError("the index at .qa/index cannot be used (disk I/O error): writing to the disk failed")
+
+    status, table, choices = _corpus_errors_shown(reindex)()
+    assert status.startswith("❌ the index at .qa/index cannot be used")
+    assert isinstance(table, type(gr.skip())) and isinstance(choices, type(gr.skip()))
 
 
 @pytest.fixture(scope="module")
