@@ -173,7 +173,7 @@ class Index:
         for id_, meta in zip(got["ids"], got["metadatas"]):
             entry = stored.setdefault(meta["source"], _Stored())
             entry.ids.append(id_)
-            entry.versions.add(f"{meta.get('digest')}:{meta.get('chunking')}:{meta.get('parts')}")
+            entry.versions.add(_version(meta.get("digest"), meta.get("chunking"), meta.get("parts")))
         return stored
 
     def path_of(self, source: str) -> Path:
@@ -223,11 +223,12 @@ class Index:
                     report.failed[source_name(file, self.settings.corpus_dir)] = str(e)
                     continue
                 seen.add(doc.source)
-                chunks = self.chunker(doc)
                 old = stored.get(doc.source, _Stored())
-                if old.versions == {f"{doc.digest}:{self.chunker.name}:{len(chunks)}"} and len(old.ids) == len(chunks):
+                # Same text, same chunking, and as many chunks stored as were written: nothing to do.
+                if old.versions == {_version(doc.digest, self.chunker.name, len(old.ids))}:
                     report.unchanged.append(doc.source)
                     continue
+                chunks = self.chunker(doc)
                 batch.add(chunks, doc.digest, old.ids)
                 (report.updated if old.ids else report.added).append(doc.source)
                 report.chunks_written += len(chunks)
@@ -277,6 +278,10 @@ class Index:
         stale = sorted(batch.old_ids - {c.id for c in batch.chunks})
         if stale:
             collection.delete(ids=stale)
+
+
+def _version(digest: str | None, chunking: str | None, parts: int | None) -> str:
+    return f"{digest}:{chunking}:{parts}"
 
 
 # Documents are written whole, in batches of at least this many chunks.

@@ -73,13 +73,9 @@ def copied(sentence: str, evidence: str) -> bool:
     for start in (i for i, w in enumerate(source) if w == claim[0]):
         at = start
         for word in claim[1:]:
-            for step in range(1, _MAX_GAP + 2):
-                nxt = at + step
-                if nxt >= len(source) or source[nxt] == word:
-                    break
-                if source[nxt] not in _SKIPPABLE:
-                    nxt = len(source)
-                    break
+            nxt = at + 1
+            while nxt < len(source) and source[nxt] != word and source[nxt] in _SKIPPABLE and nxt - at <= _MAX_GAP:
+                nxt += 1
             if nxt >= len(source) or source[nxt] != word:
                 break
             at = nxt
