@@ -53,7 +53,11 @@ class Pipeline:
         self.index = index or Index(settings, embeddings)
         self.judge = Judge(judge_model or chat_model, settings.judge_threshold)
         self.retriever = PassageRetriever(
-            store=self.index.store, k=settings.top_k, min_score=settings.min_score, margin=settings.score_margin
+            store=self.index.store,
+            keep=self.index.keep_live,
+            k=settings.top_k,
+            min_score=settings.min_score,
+            margin=settings.score_margin,
         )
 
     def ensure_index(self) -> None:

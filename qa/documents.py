@@ -150,7 +150,8 @@ class ParagraphChunker:
 
 def _chunk(doc: Document, start: int, end: int) -> Chunk:
     text = doc.text[start:end]
-    chunk_id = hashlib.sha256(f"{doc.source}\0{start}\0{text}".encode()).hexdigest()[:32]
+    # The digest keeps two versions of a document apart, so a new one is written beside the old one.
+    chunk_id = hashlib.sha256(f"{doc.source}\0{doc.digest}\0{start}\0{text}".encode()).hexdigest()[:32]
     return Chunk(chunk_id, text, doc.source, doc.title, start, end)
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -16,6 +15,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
+from langchain_core.documents import Document as LangchainDocument
 from langchain_core.embeddings import Embeddings
 
 from qa.documents import (
@@ -123,57 +123,76 @@ def set_aside(settings: Settings) -> Path | None:
 
 
 class Index:
-    """The chunks of every ingested document, embedded in one cosine-space Chroma collection."""
+    """The chunks of every ingested document, embedded in one cosine-space Chroma collection.
+
+    Beside the chunks, a small collection records each document's live version (one record per
+    document). A version's chunks are written first, in as many batches as the store takes, and the
+    record is switched to it only when every batch is in; readers see only chunks of the recorded
+    version. So a document is in the index whole, at its old or its new version, whatever its size
+    and wherever a write stops, on the embedded store and on a Chroma server alike.
+    """
 
     def __init__(self, settings: Settings, embeddings: Embeddings, collection: str | None = None, chunker: Chunker | None = None):
         self.settings = settings
         self.chunker = chunker or SentenceChunker(settings.chunk_size)
         client = chroma_client(settings)
+        name = collection or settings.collection
         with self.guard():
             self.store = Chroma(
-                collection_name=collection or settings.collection,
+                collection_name=name,
                 embedding_function=embeddings,
                 client=client,
                 collection_configuration={"hnsw": {"space": "cosine"}},
             )
+            # Records, not vectors: Chroma wants an embedding per record, so each gets a constant one.
+            self._versions = client.get_or_create_collection(f"{name}-versions", embedding_function=None)
+            self._max_batch = client.get_max_batch_size()
 
     def guard(self):
         """Wrap any use of the store: its failures become IndexStoreError."""
         return store_errors(self.settings)
 
-    def count(self) -> int:
+    def _live(self, sources: Iterable[str] | None = None) -> dict[str, _Version]:
+        """Source name → its live version, for the given sources (default: every document)."""
+        ids = sorted(set(sources)) if sources is not None else None
+        if ids == []:
+            return {}
         with self.guard():
-            return self.store._collection.count()
+            got = self._versions.get(ids=ids, include=["metadatas"])
+        return {id_: _Version(**meta) for id_, meta in zip(got["ids"], got["metadatas"])}
+
+    def count(self) -> int:
+        """Chunks of live versions."""
+        return sum(v.parts for v in self._live().values())
 
     def documents(self) -> dict[str, dict]:
         """Source name → {title, chunks} for every document in the index."""
-        docs: dict[str, dict] = {}
-        with self.guard():
-            metadatas = self.store.get(include=["metadatas"])["metadatas"]
-        for meta in metadatas:
-            entry = docs.setdefault(meta["source"], {"title": meta["title"], "chunks": 0})
-            entry["chunks"] += 1
-        return dict(sorted(docs.items()))
+        return {source: {"title": v.title, "chunks": v.parts} for source, v in sorted(self._live().items())}
 
     def chunks(self, source: str | None = None) -> list[Chunk]:
-        """Stored chunks (of one source, or all), in document order."""
+        """Chunks of live versions (of one source, or all), in document order."""
         with self.guard():
             got = self.store.get(where={"source": source} if source else None, include=["documents", "metadatas"])
+        live = self._live([source] if source else None)
         chunks = [
             Chunk(id_, text, meta["source"], meta["title"], meta["start"], meta["end"])
             for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
+            if _is_live(meta, live)
         ]
         return sorted(chunks, key=lambda c: (c.source, c.start))
 
-    def _stored(self, source: str | None = None) -> dict[str, _Stored]:
-        """What the index holds per source name: chunk ids and the versions they were written from."""
+    def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
+        """The retrieved chunks that belong to their document's live version (one small lookup)."""
+        live = self._live(d.metadata["source"] for d in docs)
+        return [d for d in docs if _is_live(d.metadata, live)]
+
+    def _stored(self) -> dict[str, _Stored]:
+        """Every chunk the store holds, live or not, per source name: ids by the version they were written from."""
         with self.guard():
-            got = self.store.get(where={"source": source} if source else None, include=["metadatas"])
+            got = self.store.get(include=["metadatas"])
         stored: dict[str, _Stored] = {}
         for id_, meta in zip(got["ids"], got["metadatas"]):
-            entry = stored.setdefault(meta["source"], _Stored())
-            entry.ids.append(id_)
-            entry.versions.add(_version(meta.get("digest"), meta.get("chunking"), meta.get("parts")))
+            stored.setdefault(meta["source"], _Stored()).add(id_, meta)
         return stored
 
     def path_of(self, source: str) -> Path:
@@ -181,19 +200,25 @@ class Index:
         return source_path(source, self.settings.corpus_dir)
 
     def remove(self, source: str) -> bool:
-        ids = self._stored(source).get(source, _Stored()).ids
-        if ids:
-            with self.guard():
-                self.store.delete(ids=ids)
-        return bool(ids)
+        """Take a document out of the index: its version record first, so no reader sees it half deleted."""
+        known = bool(self._live([source]))
+        with self.guard():
+            self._versions.delete(ids=[source])
+            self._delete_chunks(self.store.get(where={"source": source}, include=[])["ids"])
+        return known
+
+    def _delete_chunks(self, ids: list[str]) -> None:
+        for at in range(0, len(ids), self._max_batch):
+            self.store._collection.delete(ids=ids[at : at + self._max_batch])
 
     def ingest(self, paths: Iterable[Path], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         """Bring the index in step with the given files and directories.
 
         Unchanged documents cost nothing beyond one listing of the index. Changed documents are
-        written whole, several to a batch so that embedding and Chroma work in bulk; a document's
-        old chunks are deleted only after its new ones are stored, so it is never missing from the
-        index. Documents indexed from inside a given directory whose files are gone are removed.
+        embedded in batches (several short documents to a batch, a long one over several) so that
+        embedding and Chroma work in bulk; a document's version switches once all its chunks are
+        stored, and its old chunks are deleted after that, so readers see it whole, old or new.
+        Documents indexed from inside a given directory whose files are gone are removed.
         """
         report = IngestReport()
         files: list[Path] = []
@@ -207,6 +232,7 @@ class Index:
             else:
                 raise CorpusError(f"{path}: no such file or directory")
         stored = self._stored()
+        live = self._live()
         batch = _Batch()
         seen: set[str] = set()
         # One writer thread: Chroma stores a batch while the next one is being embedded.
@@ -224,30 +250,38 @@ class Index:
                     continue
                 seen.add(doc.source)
                 old = stored.get(doc.source, _Stored())
-                # Same text, same chunking, and as many chunks stored as were written: nothing to do.
-                if old.versions == {_version(doc.digest, self.chunker.name, len(old.ids))}:
+                version = live.get(doc.source) or old.complete_version()
+                if version is not None and version.same_as(doc.digest, self.chunker.name):
+                    # Same text, same chunking: nothing to embed; leftovers of an interrupted write go.
+                    batch.finish(doc.source, version, old.ids_except(version), record=doc.source not in live)
                     report.unchanged.append(doc.source)
                     continue
                 chunks = self.chunker(doc)
-                batch.add(chunks, doc.digest, old.ids)
+                new = _Version(doc.digest, self.chunker.name, len(chunks), doc.title)
                 (report.updated if old.ids else report.added).append(doc.source)
                 report.chunks_written += len(chunks)
+                # A long document spans several batches; its version is switched in the batch with its last chunk.
+                for at in range(0, len(chunks), _BATCH_CHUNKS):
+                    batch.add(chunks[at : at + _BATCH_CHUNKS], new)
+                    if at + _BATCH_CHUNKS < len(chunks):
+                        writing = self._flush(batch, writer, writing)
+                        batch = _Batch()
+                batch.finish(doc.source, new, old.ids_except(new) - {c.id for c in chunks}, record=True)
                 if len(batch.chunks) >= _BATCH_CHUNKS:
                     writing = self._flush(batch, writer, writing)
                     batch = _Batch()
             self._wait(self._flush(batch, writer, writing))
-        for source in stored:
+        for source in sorted(set(stored) | set(live)):
             if source not in seen and source not in report.failed and _under_any(self.path_of(source), scanned_dirs):
-                with self.guard():
-                    self.store.delete(ids=stored[source].ids)
+                self.remove(source)
                 report.removed.append(source)
         return report
 
     def _flush(self, batch: _Batch, writer: ThreadPoolExecutor, writing: Future | None) -> Future | None:
         """Embed a batch, wait for the previous write, and hand this one to the writer."""
-        if not batch.chunks:
+        if batch.empty:
             return writing
-        vectors = self.store.embeddings.embed_documents([c.text for c in batch.chunks])
+        vectors = self.store.embeddings.embed_documents([c.text for c in batch.chunks]) if batch.chunks else []
         self._wait(writing)
         return writer.submit(self._write, batch, vectors)
 
@@ -257,53 +291,107 @@ class Index:
                 writing.result()
 
     def _write(self, batch: _Batch, vectors: list[list[float]]) -> None:
-        parts = Counter(c.source for c in batch.chunks)
+        """Store the batch's chunks, then switch the versions of the documents it completes, then drop their stale chunks."""
         metadatas = [
             {
                 "source": c.source,
                 "title": c.title,
                 "start": c.start,
                 "end": c.end,
-                "digest": digest,
-                "chunking": self.chunker.name,
-                # With the count, a document whose writing was cut short never looks complete.
-                "parts": parts[c.source],
+                "digest": v.digest,
+                "chunking": v.chunking,
+                "parts": v.parts,
             }
-            for c, digest in zip(batch.chunks, batch.digests)
+            for c, v in zip(batch.chunks, batch.versions)
         ]
         collection = self.store._collection
-        collection.upsert(
-            ids=[c.id for c in batch.chunks], embeddings=vectors, documents=[c.text for c in batch.chunks], metadatas=metadatas
-        )
-        stale = sorted(batch.old_ids - {c.id for c in batch.chunks})
-        if stale:
-            collection.delete(ids=stale)
+        # Chroma refuses writes larger than its batch limit (5,461 records on the embedded store).
+        for at in range(0, len(batch.chunks), self._max_batch):
+            part = slice(at, at + self._max_batch)
+            collection.upsert(
+                ids=[c.id for c in batch.chunks[part]],
+                embeddings=vectors[part],
+                documents=[c.text for c in batch.chunks[part]],
+                metadatas=metadatas[part],
+            )
+        if batch.records:
+            self._versions.upsert(
+                ids=list(batch.records),
+                embeddings=[[1.0]] * len(batch.records),
+                metadatas=[asdict(v) for v in batch.records.values()],
+            )
+        self._delete_chunks(sorted(batch.stale))
 
 
-def _version(digest: str | None, chunking: str | None, parts: int | None) -> str:
-    return f"{digest}:{chunking}:{parts}"
-
-
-# Documents are written whole, in batches of at least this many chunks.
+# Chunks are embedded and handed to the writer in batches of this many.
 _BATCH_CHUNKS = 256
+
+
+@dataclass(frozen=True)
+class _Version:
+    """Which text of a document the index serves: its digest, how it was chunked, into how many chunks."""
+
+    digest: str
+    chunking: str
+    parts: int
+    title: str
+
+    def same_as(self, digest: str, chunking: str) -> bool:
+        return (self.digest, self.chunking) == (digest, chunking)
+
+
+def _is_live(meta: dict, live: dict[str, _Version]) -> bool:
+    version = live.get(meta["source"])
+    return version is not None and version.same_as(meta.get("digest"), meta.get("chunking"))
 
 
 @dataclass
 class _Stored:
-    ids: list[str] = field(default_factory=list)
-    versions: set[str] = field(default_factory=set)
+    """The chunks stored for one source, by the version (digest, chunking) they were written from."""
+
+    ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    metas: dict[tuple[str, str], dict] = field(default_factory=dict)
+
+    def add(self, id_: str, meta: dict) -> None:
+        key = (meta.get("digest"), meta.get("chunking"))
+        self.ids.setdefault(key, []).append(id_)
+        self.metas.setdefault(key, meta)
+
+    def ids_except(self, version: _Version) -> set[str]:
+        return {i for (d, c), ids in self.ids.items() if not version.same_as(d, c) for i in ids}
+
+    def complete_version(self) -> _Version | None:
+        """An index written before version records: the one version whose chunks are all there, if any."""
+        if len(self.ids) != 1:
+            return None
+        (key, ids), meta = next(iter(self.ids.items())), next(iter(self.metas.values()))
+        if None in key or meta.get("parts") != len(ids):
+            return None
+        return _Version(key[0], key[1], len(ids), meta.get("title", ""))
 
 
 @dataclass
 class _Batch:
-    chunks: list[Chunk] = field(default_factory=list)
-    digests: list[str] = field(default_factory=list)
-    old_ids: set[str] = field(default_factory=set)
+    """Chunks to store together, and the documents whose versions switch once they are stored."""
 
-    def add(self, chunks: list[Chunk], digest: str, old_ids: list[str]) -> None:
+    chunks: list[Chunk] = field(default_factory=list)
+    versions: list[_Version] = field(default_factory=list)
+    records: dict[str, _Version] = field(default_factory=dict)
+    stale: set[str] = field(default_factory=set)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.chunks or self.records or self.stale)
+
+    def add(self, chunks: list[Chunk], version: _Version) -> None:
         self.chunks += chunks
-        self.digests += [digest] * len(chunks)
-        self.old_ids.update(old_ids)
+        self.versions += [version] * len(chunks)
+
+    def finish(self, source: str, version: _Version, stale: set[str], record: bool) -> None:
+        """The document is complete once this batch is stored: switch its record (if needed), then drop `stale`."""
+        if record:
+            self.records[source] = version
+        self.stale |= stale
 
 
 def _hidden(path: Path, root: Path) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from langchain_chroma import Chroma
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -28,6 +30,8 @@ class PassageRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: Chroma
+    # Drops chunks of document versions that are not (or no longer) live: see Index.keep_live.
+    keep: Callable[[list[Document]], list[Document]] | None = None
     k: int = 4
     min_score: float = 0.25
     margin: float = 2.0
@@ -35,13 +39,15 @@ class PassageRetriever(BaseRetriever):
     hybrid: bool = True
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        found = []
         # Chroma returns cosine distance in a cosine-space collection; similarity = 1 - distance.
         pool = self.candidates if self.hybrid else self.k
-        for doc, distance in self.store.similarity_search_with_score(query, k=max(pool, self.k)):
-            score = 1.0 - distance
-            if score >= self.min_score:
-                found.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "score": score}, id=doc.id))
+        found = [
+            Document(page_content=doc.page_content, metadata={**doc.metadata, "score": 1.0 - distance}, id=doc.id)
+            for doc, distance in self.store.similarity_search_with_score(query, k=max(pool, self.k))
+            if 1.0 - distance >= self.min_score
+        ]
+        if self.keep and found:
+            found = self.keep(found)
         if self.hybrid and len(found) > self.k and terms(query):
             bm25 = BM25Okapi([terms(d.page_content) or ["_"] for d in found]).get_scores(terms(query))
             lexical_rank = {i: r for r, i in enumerate(sorted(range(len(found)), key=lambda i: -bm25[i]))}

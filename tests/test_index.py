@@ -76,3 +76,92 @@ def test_retrieval_ranks_the_passage_that_holds_the_answer_first(index, corpus):
     assert "continue until 2030" in top[0].text
     assert top[0].score >= top[-1].score
     assert retriever.invoke("What is the capital of France?") == []
+
+
+# A document of more chunks than Chroma takes in one write (5,461 on the embedded store). The vectors
+# come from langchain's deterministic fake embeddings: this is about the store, and MiniLM would take
+# a minute to embed so many chunks.
+def _long_document(folder: Path, words: int = 60_000) -> Path:
+    path = folder / "long.txt"
+    path.write_text(" ".join(f"word{i % 997} is number {i}." for i in range(words // 4)))
+    return path
+
+
+@pytest.fixture
+def fast_index(settings) -> Index:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    return Index(settings.with_(chunk_size=50), DeterministicFakeEmbedding(size=16))
+
+
+def test_a_document_longer_than_the_store_batch_limit_ingests_beside_the_others(fast_index, corpus):
+    long = _long_document(corpus)
+    report = fast_index.ingest([corpus])
+    assert not report.failed and len(report.added) == 2
+    documents = fast_index.documents()
+    assert documents["long.txt"]["chunks"] > fast_index._max_batch
+    text = long.read_text()
+    chunks = fast_index.chunks("long.txt")
+    assert len(chunks) == documents["long.txt"]["chunks"]
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    assert fast_index.ingest([corpus]).chunks_written == 0
+
+
+def test_a_write_that_stops_midway_leaves_the_previous_version_whole(fast_index, corpus, settings):
+    long = _long_document(corpus)
+    fast_index.ingest([corpus])
+    before = {c.id for c in fast_index.chunks("long.txt")}
+    long.write_text(long.read_text().replace("number 7.", "number seven."))
+
+    collection = fast_index.store._collection
+    real_upsert, calls = collection.upsert, []
+
+    def failing_upsert(**kwargs):
+        calls.append(len(kwargs["ids"]))
+        if len(calls) == 3:
+            raise OSError("disk I/O error")
+        return real_upsert(**kwargs)
+
+    collection.upsert = failing_upsert
+    from qa.errors import IndexStoreError
+
+    with pytest.raises(IndexStoreError, match="writing to the disk failed"):
+        fast_index.ingest([corpus])
+    collection.upsert = real_upsert
+    assert sum(calls[:2]) > 0, "the new version was partly written before the failure"
+    assert {c.id for c in fast_index.chunks("long.txt")} == before  # readers still see the old version, whole
+    assert not any("number seven." in c.text for c in fast_index.chunks())
+
+    report = fast_index.ingest([corpus])
+    assert report.updated == ["long.txt"]
+    text = long.read_text()
+    after = fast_index.chunks("long.txt")
+    assert any("number seven." in c.text for c in after) and all(text[c.start : c.end] == c.text for c in after)
+    # Nothing of the interrupted write or the old version is left behind in the store.
+    assert collection.count() == sum(d["chunks"] for d in fast_index.documents().values())
+
+
+def test_a_new_document_whose_write_stops_midway_is_not_visible(fast_index, corpus):
+    fast_index.ingest([corpus])
+    _long_document(corpus)
+    collection = fast_index.store._collection
+    real_upsert, calls = collection.upsert, []
+
+    def failing_upsert(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk I/O error")
+        return real_upsert(**kwargs)
+
+    collection.upsert = failing_upsert
+    from qa.errors import IndexStoreError
+
+    with pytest.raises(IndexStoreError):
+        fast_index.ingest([corpus])
+    collection.upsert = real_upsert
+    assert collection.count() > fast_index.count()  # part of it is stored ...
+    assert "long.txt" not in fast_index.documents() and fast_index.chunks("long.txt") == []  # ... and none is shown
+    from qa.retrieval import PassageRetriever
+
+    retriever = PassageRetriever(store=fast_index.store, keep=fast_index.keep_live, k=50, min_score=-1.0, hybrid=False)
+    assert all(d.metadata["source"] != "long.txt" for d in retriever.invoke("word5 is number 5005."))
