@@ -15,7 +15,8 @@ from qa.errors import BackendError, QAError, QuestionError
 from qa.followup import standalone_question
 from qa.generators import describe
 from qa.index import Index
-from qa.judge import Judge, gives_what_was_asked
+from qa.asked import gives_what_was_asked
+from qa.judge import Judge
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import PassageRetriever, to_passage
 from qa.settings import Settings, Verify

@@ -7,15 +7,10 @@ import re
 from qa.domain import Citation, Passage
 from qa.prompts import REFUSAL
 from qa.text import MARKER as _MARKER
-from qa.text import terms
+from qa.text import says_cannot_answer, terms
 
 # [1], [1, 2], [1][2], and the "passage 1" / "Passage [1]" forms small models drift into.
 _VERBOSE_REFERENCE = re.compile(r",?\s*\(?\b(?:as )?(?:stated|mentioned|according to|see|from) (?:in )?passages?\s*", re.I)
-_REFUSAL_HINTS = re.compile(
-    r"cannot answer|can't answer|unable to answer|do(?:es)? not (?:state|say|mention|contain|provide)|"
-    r"not (?:stated|mentioned|provided) in the (?:passages|documents)|no information",
-    re.I,
-)
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])")
 
@@ -82,4 +77,4 @@ def recite(sentence: str, number: int) -> str:
 def is_refusal(text: str) -> bool:
     """True when the generator said it cannot answer (in our words or close to them)."""
     stripped = _MARKER.sub("", text).strip()
-    return stripped.startswith(REFUSAL[:-1]) or bool(_REFUSAL_HINTS.search(stripped))
+    return stripped.startswith(REFUSAL[:-1]) or says_cannot_answer(stripped)

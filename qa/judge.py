@@ -13,51 +13,23 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from qa.settings import Settings
-from qa.text import MARKER
+from qa.text import MARKER, SKIPPABLE, mentions, months, names, numbers, words
 
 JUDGE_SYSTEM = (
     "You check claims against a source passage. Reply yes if the passage states the claim, no otherwise."
 )
 
-_MONTHS = "january february march april may june july august september october november december".split()
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
-# Capitalised words that are not names (sentence openers, answer words, pronouns).
-_NOT_NAMES = {"yes", "no", "the", "a", "an", "it", "its", "they", "this", "that", "i", "in", "on", "under", "if"}
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
-
-
-def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
-
 
 def unsupported_facts(sentence: str, evidence: str) -> list[str]:
     """Numbers, months and names in `sentence` that `evidence` never mentions: each one proves "unsupported"."""
-    sentence = MARKER.sub("", sentence)
-    evidence_norm = _norm(evidence)
-    missing = sorted(_numbers(sentence) - _numbers(evidence))
-    words = set(re.findall(r"[a-z]+", evidence_norm))
-    for name in _NAME.findall(sentence):
-        stem = re.sub(r"'s$", "", name).lower()
-        if stem not in _NOT_NAMES and stem not in evidence_norm:
-            missing.append(name)
-    # Capitalised only: "may" is a verb, "May" a month.
-    missing += [m for m in re.findall(r"\b[A-Z][a-z]+", sentence) if m.lower() in _MONTHS and m.lower() not in words]
+    missing = sorted(numbers(sentence) - numbers(evidence))
+    missing += [name for name in names(sentence) if not mentions(evidence, name)]
+    missing += sorted(months(sentence) - set(words(evidence)))
     return list(dict.fromkeys(missing))
 
 
-# Words a copy may skip: articles, auxiliaries and fillers whose omission leaves the claim as it was.
-# Anything else skipped ("third-largest" -> "largest", "not", "reportedly") could change it.
-_SKIPPABLE = {"the", "a", "an", "has", "have", "had", "is", "are", "was", "were", "be", "been", "that", "also", "now"}
 _MAX_GAP = 2
 _MIN_COPY_WORDS = 5
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", _norm(text))
 
 
 def copied(sentence: str, evidence: str) -> bool:
@@ -66,15 +38,15 @@ def copied(sentence: str, evidence: str) -> bool:
     A 1.5B generator told to reuse the passages' words mostly copies; such a sentence needs no model
     to be judged supported.
     """
-    claim = _words(MARKER.sub("", sentence))
-    source = _words(evidence)
+    claim = words(MARKER.sub("", sentence))
+    source = words(evidence)
     if len(claim) < _MIN_COPY_WORDS:
         return False
     for start in (i for i, w in enumerate(source) if w == claim[0]):
         at = start
         for word in claim[1:]:
             nxt = at + 1
-            while nxt < len(source) and source[nxt] != word and source[nxt] in _SKIPPABLE and nxt - at <= _MAX_GAP:
+            while nxt < len(source) and source[nxt] != word and source[nxt] in SKIPPABLE and nxt - at <= _MAX_GAP:
                 nxt += 1
             if nxt >= len(source) or source[nxt] != word:
                 break
@@ -82,36 +54,6 @@ def copied(sentence: str, evidence: str) -> bool:
         else:
             return True
     return False
-
-
-_ASKS_WHEN = re.compile(r"^\s*(?:when|(?:in |on )?(?:what|which) (?:year|month|day|date))\b", re.I)
-_ASKS_AMOUNT = re.compile(r"^\s*how (?:many|much)\b", re.I)
-_TIME_WORDS = {
-    *_MONTHS, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday",
-    "tomorrow", "day", "days", "week", "weeks", "month", "months", "year", "years", "decade", "century", "ago",
-    "recently", "soon", "now", "since", "until", "before", "after", "during",
-}
-_AMOUNT_WORDS = {
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
-    "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions", "trillion",
-    "dozen", "dozens", "several", "few", "many", "none", "no", "all", "half",
-}
-
-
-def gives_what_was_asked(question: str, answer: str) -> bool:
-    """False when a "when" answer names no time, or a "how many/much" answer no amount.
-
-    "When did OpenAI achieve AGI? -- OpenAI achieved AGI [1]." restates a premise the passage only
-    raises as a condition; the judge may accept the sentence, but it answers nothing.
-    """
-    answer = MARKER.sub("", answer)
-    words = set(re.findall(r"[a-z]+", answer.lower()))
-    has_number = bool(_NUMBER.search(answer))
-    if _ASKS_WHEN.match(question):
-        return has_number or bool(words & _TIME_WORDS)
-    if _ASKS_AMOUNT.match(question):
-        return has_number or bool(words & _AMOUNT_WORDS)
-    return True
 
 
 def judge_messages(sentence: str, evidence: str) -> list[BaseMessage]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from qa.domain import Passage
+from qa.text import INSTRUCTIONS
 
 REFUSAL = "I cannot answer that from the documents."
 
@@ -33,20 +33,14 @@ _EXAMPLES: list[tuple[list[str], str, str]] = [
 ]
 
 
-# Sentences in a document that address the assistant rather than the reader. A 1.5B model obeys
+# Instruction-like sentences in a document (qa.text.INSTRUCTIONS): a 1.5B model obeys
 # such text even inside delimiters, so the generator never sees it; citations keep the original.
-_INSTRUCTIONS = re.compile(
-    r"(?im)^\s*(?:system|assistant|user)\s*:.*$"
-    r"|[^.!?\n]*\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier)\s+"
-    r"(?:instructions?|prompts?|messages?|rules?)[^.!?\n]*[.!?]?"
-    r"|[^.!?\n]*\b(?:system prompt|you are now|from now on)\b[^.!?\n]*[.!?]?"
-)
 INSTRUCTIONS_REMOVED = "(instructions removed)"
 
 
 def neutralise(text: str) -> str:
     """The passage with instruction-like sentences replaced by a marker."""
-    return _INSTRUCTIONS.sub(INSTRUCTIONS_REMOVED, text)
+    return INSTRUCTIONS.sub(INSTRUCTIONS_REMOVED, text)
 
 
 def format_passages(texts: list[str]) -> str:

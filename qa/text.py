@@ -1,4 +1,8 @@
-"""Word-level text helpers shared by retrieval and citation matching."""
+"""Every rule on words, in one place: terms, names, numbers, times, amounts, negations, refusals, instructions.
+
+Each rule has a table of cases in tests/test_text.py. The checks that use them (judge, question
+check, citations, prompts) hold no word lists of their own.
+"""
 
 from __future__ import annotations
 
@@ -15,3 +19,154 @@ MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 def terms(text: str) -> list[str]:
     """Lower-cased words minus stop words and `[n]` markers, cut to five letters so "invest" meets "investor"."""
     return [w[:5] for w in re.findall(r"[a-z0-9$]+", MARKER.sub("", text).lower()) if w not in _STOP]
+
+
+def normalized(text: str) -> str:
+    """Lower case, straight apostrophes, single spaces: the form texts are compared in."""
+    return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words and numbers, in order."""
+    return re.findall(r"[^\W_]+", normalized(text))
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers written in digits, thousands separators removed: "1,500" and "1500" are one number."""
+    return {n.replace(",", "") for n in _NUMBER.findall(MARKER.sub("", text))}
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+# A word that does not open a sentence (names() keeps the capitalised ones); hyphenated parts stay together here.
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[^\W\d_][^\W_]*(?:-[^\W_]+)*")
+# Capitalised words that are not names (sentence openers, answer words, pronouns, question words).
+_NOT_NAMES = {
+    "yes", "no", "the", "a", "an", "it", "its", "they", "this", "that", "i", "in", "on", "under", "if",
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
+}
+
+
+def names(text: str) -> list[str]:
+    """Proper names, as the lower-cased words a text about them must contain.
+
+    A hyphenated name counts as its parts: "Microsoft-OpenAI" is named by a passage that names
+    Microsoft and OpenAI. A possessive 's is dropped.
+    """
+    found: list[str] = []
+    for name in _NAME.findall(MARKER.sub("", text)):
+        for part in re.sub(r"'s$", "", name).split("-"):
+            if part and part.lower() not in _NOT_NAMES and part[0].isupper():
+                found.append(part.lower())
+    return list(dict.fromkeys(found))
+
+
+def mentions(text: str, word: str) -> bool:
+    """Whether `text` contains `word` (lower case) as a whole word or the start of one ("Chopin" in "Chopin's")."""
+    return re.search(rf"\b{re.escape(word)}", normalized(text)) is not None
+
+
+# --- times ---------------------------------------------------------------------------------------
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+TIME_WORDS = frozenset({
+    *MONTHS, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday",
+    "tomorrow", "day", "days", "week", "weeks", "month", "months", "year", "years", "decade", "century", "ago",
+    "recently", "soon", "now", "since", "until", "before", "after", "during",
+})
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
+    "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "twenty-first": 21,
+}
+_CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[ -]century\b|\b(" + "|".join(_ORDINALS) + r")[ -]century\b", re.I)
+_DECADE = re.compile(r"\b(1\d|20)(\d)0'?s\b")
+_YEAR = re.compile(r"(?<![\d.,$])\b(1\d{3}|20\d{2})\b(?![\d.,]\d)")
+
+
+def months(text: str) -> set[str]:
+    """Month names, capitalised only: "may" is a verb, "May" a month."""
+    return {m.lower() for m in re.findall(r"\b[A-Z][a-z]+", text) if m.lower() in MONTHS}
+
+
+def time_spans(text: str) -> list[tuple[int, int]]:
+    """The years a text names, as inclusive ranges: a year, a decade or a century.
+
+    "1072" is (1072, 1072); "the 1070s" (1070, 1079); "the 1000s" and "the 1900s" a century,
+    (1000, 1099) and (1900, 1999); "the 11th century" (1000, 1100), tolerant of both counting conventions.
+    """
+    spans: list[tuple[int, int]] = []
+    rest = text
+    for m in _CENTURY.finditer(text):
+        n = int(m.group(1)) if m.group(1) else _ORDINALS[m.group(2).lower()]
+        spans.append(((n - 1) * 100, n * 100))
+    rest = _CENTURY.sub(" ", rest)
+    for m in _DECADE.finditer(rest):
+        start = int(f"{m.group(1)}{m.group(2)}0")
+        spans.append((start, start + 99) if m.group(2) == "0" else (start, start + 9))
+    rest = _DECADE.sub(" ", rest)
+    spans += [(int(y), int(y)) for y in _YEAR.findall(rest)]
+    return spans
+
+
+def overlaps_time(span: tuple[int, int], text: str) -> bool:
+    """Whether `text` names a time inside `span` (a year in it, or a decade or century that overlaps it)."""
+    low, high = span
+    return any(a <= high and low <= b for a, b in time_spans(text))
+
+
+# --- what a question asks for --------------------------------------------------------------------
+
+ASKS_WHEN = re.compile(r"^\s*(?:when|(?:in |on )?(?:what|which) (?:year|month|day|date|decade|century))\b", re.I)
+ASKS_AMOUNT = re.compile(r"^\s*how (?:many|much)\b", re.I)
+AMOUNT_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
+    "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions", "trillion",
+    "dozen", "dozens", "several", "few", "many", "none", "no", "all", "half",
+})
+NEGATIONS = frozenset({"not", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
+
+
+def negated(text: str) -> bool:
+    """Whether a text says something is not so ("not", "never", "n't", "no one" ...)."""
+    return "n't" in normalized(text) or bool(set(words(text)) & NEGATIONS)
+
+
+# --- copies --------------------------------------------------------------------------------------
+
+# Words a copy may skip: articles, auxiliaries and fillers whose omission leaves the claim as it was.
+# Anything else skipped ("third-largest" -> "largest", "not", "reportedly") could change it.
+SKIPPABLE = frozenset({"the", "a", "an", "has", "have", "had", "is", "are", "was", "were", "be", "been", "that", "also", "now"})
+
+
+# --- refusals ------------------------------------------------------------------------------------
+
+# A reply that says the documents do not answer. "The deal does not provide exclusivity [2]" is an
+# answer: "does not state/say/mention/contain/provide" refuses only when its subject is the passages.
+_REFUSAL_PHRASES = re.compile(
+    r"cannot answer|can't answer|unable to answer|no information|"
+    r"\b(?:passages?|documents?|texts?|article|context|sources?|information)\b[^.]{0,40}?\bdo(?:es)? not (?:state|say|mention|contain|provide|specify|answer)|"
+    r"not (?:stated|mentioned|provided|specified|given) in the (?:passages?|documents?|texts?|article|context)",
+    re.I,
+)
+
+
+def says_cannot_answer(text: str) -> bool:
+    return bool(_REFUSAL_PHRASES.search(MARKER.sub("", text)))
+
+
+# --- instructions hidden in documents ------------------------------------------------------------
+
+# Sentences in a document that address the assistant rather than the reader.
+INSTRUCTIONS = re.compile(
+    r"(?im)^\s*(?:system|assistant|user)\s*:.*$"
+    r"|[^.!?\n]*\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier)\s+"
+    r"(?:instructions?|prompts?|messages?|rules?)[^.!?\n]*[.!?]?"
+    r"|[^.!?\n]*\b(?:system prompt|you are now|from now on)\b[^.!?\n]*[.!?]?"
+)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from qa.judge import copied, gives_what_was_asked, unsupported_facts
+from qa.asked import gives_what_was_asked
+from qa.judge import copied, unsupported_facts
 
 PASSAGE = (
     "Microsoft has gained a \"right of first refusal\" on OpenAI's additional cloud computing capacity. "
@@ -37,7 +38,7 @@ def test_anything_but_a_copy_is_left_to_the_model(sentence):
 
 
 def test_a_number_or_name_the_passage_never_mentions_is_unsupported():
-    assert unsupported_facts("Lyon is the fourth-largest city in France, after Paris.", PASSAGE) == ["Paris"]
+    assert unsupported_facts("Lyon is the fourth-largest city in France, after Paris.", PASSAGE) == ["paris"]
     assert unsupported_facts("Microsoft paid 13 billion.", PASSAGE) == ["13"]
 
 
