@@ -12,12 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from qa.evaluation.metrics import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def cold_start() -> dict:

@@ -15,7 +15,8 @@ from qa.errors import BackendError, QAError, QuestionError
 from qa.followup import standalone_question
 from qa.generators import describe
 from qa.index import Index
-from qa.asked import gives_what_was_asked
+from qa.asked import gives_what_was_asked, unmet_constraints
+from qa.confidence import Signals, confidence
 from qa.judge import Judge
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import PassageRetriever, to_passage
@@ -95,14 +96,17 @@ class Pipeline:
         passages = self.retrieve(question, top_k)
         timings = {"retrieve_s": time.perf_counter() - started}
 
-        def finish(text: str, sentences: list[Sentence], dropped: list[Sentence]) -> Answer:
+        def finish(
+            text: str, sentences: list[Sentence], dropped: list[Sentence], signals: Signals | None = None
+        ) -> Answer:
             text, citations = resolve(text, passages)
             refused = is_refusal(text) or not citations
             if refused:
                 # An uncited answer is treated as a refusal: nothing is shown that no passage backs.
                 text, citations, sentences = REFUSAL, [], []
             timings["total_s"] = time.perf_counter() - started
-            return Answer(question, text, citations, passages, refused, timings, sentences, dropped)
+            score = None if verify == "off" else (confidence(signals) if signals else 0.0)
+            return Answer(question, text, citations, passages, refused, timings, sentences, dropped, score, signals)
 
         if not passages:
             yield REFUSAL
@@ -121,12 +125,17 @@ class Pipeline:
                 yield finish(draft, [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)], [])
                 return
             checked = [self._verify(s, passages) for s in split_sentences(draft)]
-            timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"] - timings["generate_s"]
             kept = [s for s in checked if verify == "mark" or s.support >= self.judge.threshold]
-            if verify == "drop" and not gives_what_was_asked(question, " ".join(s.text for s in kept)):
+            # Nothing supported is refused whatever else holds: its confidence is 0, with no more model calls.
+            signals = self._signals(question, kept, passages) if kept else None
+            timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"] - timings["generate_s"]
+            if verify == "drop" and (
+                not gives_what_was_asked(question, " ".join(s.text for s in kept))
+                or (signals is not None and confidence(signals) < self.settings.min_confidence)
+            ):
                 kept = []
             dropped = [s for s in checked if s not in kept]
-            yield finish(" ".join(s.text for s in kept), kept, dropped)
+            yield finish(" ".join(s.text for s in kept), kept, dropped, signals)
 
     @contextmanager
     def _backend_errors(self) -> Iterator[None]:
@@ -137,6 +146,19 @@ class Pipeline:
             raise
         except Exception as e:  # noqa: BLE001 - timeouts, refused connections, HTTP errors, llama.cpp errors
             raise BackendError(f"the generator ({describe(self.settings)}) failed: {type(e).__name__}: {e}") from e
+
+    def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage]) -> Signals | None:
+        """What the confidence is computed from; None when no sentence cites a passage."""
+        cited = sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
+        if not cited:
+            return None
+        evidence = [passages[n - 1] for n in cited]
+        titles = "\n".join(dict.fromkeys(p.title for p in evidence))
+        return Signals(
+            support=min(s.support for s in sentences if s.support is not None),
+            asked=self.judge.answers_question(question, [p.text for p in evidence]),
+            unmet=len(unmet_constraints(question, "\n".join(p.text for p in evidence), titles)),
+        )
 
     def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:
         """Judge a sentence against its cited passages and against the passage sharing most of its words.

@@ -45,9 +45,11 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(2 if isinstance(error, ValueError) else 1)
 
 
-def _print_answer(answer: Answer) -> None:
+def _print_answer(answer: Answer, judge_threshold: float) -> None:
     style = "yellow" if answer.refused else "bold"
     out.print(escape(answer.text), style=style)
+    if answer.confidence is not None and (answer.citations or answer.dropped):
+        out.print(f"[dim]confidence {answer.confidence:.2f}[/]")
     if answer.citations:
         out.print()
         support = {n: s.support for s in answer.sentences for n in s.cited if s.support is not None}
@@ -56,7 +58,8 @@ def _print_answer(answer: Answer) -> None:
             out.print(f"[cyan][{c.number}][/] [bold]{escape(c.title)}[/] [dim]{escape(c.source)}:{c.start}-{c.end}[/]{score}")
             out.print(f"    {escape(' '.join(c.text.split()))}", style="dim", highlight=False)
     for s in answer.dropped:
-        out.print(f"[red]dropped, unsupported ({s.support:.2f}):[/] {escape(s.text)}")
+        reason = f"unsupported ({s.support:.2f})" if s.support < judge_threshold else "not confident enough"
+        out.print(f"[red]dropped, {reason}:[/] {escape(s.text)}")
 
 
 @app.command()
@@ -76,7 +79,7 @@ def ask(
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
-        _print_answer(answer)
+        _print_answer(answer, settings.judge_threshold)
 
 
 @app.command()
@@ -135,12 +138,26 @@ def eval_(
     halueval: Annotated[int, typer.Option(help="HaluEval cases for the judge (0 skips, -1 all 1,000).")] = 200,
     judge_pairs: Annotated[bool, typer.Option(help="Validate the judge on eval/judge_pairs.jsonl.")] = True,
     eval_dir: Annotated[Path, typer.Option(help="Folder with dataset.jsonl, judge_pairs.jsonl, thresholds.json.")] = Path("eval"),
+    squad2: Annotated[Optional[Path], typer.Option(help="Instead, ask a sample of this SQuAD 2.0 file over its articles.")] = None,
+    squad2_n: Annotated[int, typer.Option(help="SQuAD 2.0: answerable and unanswerable questions to ask, each.")] = 50,
+    squad2_articles: Annotated[Optional[str], typer.Option(help="SQuAD 2.0: ask only these articles' questions (comma-separated titles); the corpus is every article.")] = None,
+    squad2_seed: Annotated[int, typer.Option(help="SQuAD 2.0: sampling seed.")] = 13,
 ) -> None:
     """Run the eval suite; exit non-zero when a metric falls below eval/thresholds.json."""
-    from qa.evaluation.runner import EvalOptions, print_summary, run, write
+    from qa.evaluation.runner import EvalOptions, print_summary, run, run_squad, write
 
     if compare not in (None, "naive"):
         _fail(QAError(f"--compare knows only 'naive', not {compare!r}"))
+    if squad2 is not None:
+        articles = [a.strip() for a in squad2_articles.split(",") if a.strip()] if squad2_articles else None
+        try:
+            report = run_squad(_settings(ctx), squad2, squad2_n, articles, compare == "naive", squad2_seed, console=err)
+        except QAError as e:
+            _fail(e)
+        json_path, html_path = write(report, eval_dir)
+        print_summary(report, out)
+        out.print(f"wrote {json_path} and {html_path}")
+        return
     options = EvalOptions(
         eval_dir=eval_dir,
         limit=limit,

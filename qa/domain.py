@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from qa.confidence import Signals
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -73,12 +75,14 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     sentences: list[Sentence] = field(default_factory=list)
     dropped: list[Sentence] = field(default_factory=list)
+    confidence: float | None = None
+    signals: Signals | None = None  # what the confidence was computed from
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def __str__(self) -> str:
-        lines = [self.text]
+        lines = [self.text if self.confidence is None else f"{self.text} (confidence {self.confidence:.2f})"]
         if self.citations:
             lines.append("")
             lines.append("Sources:")

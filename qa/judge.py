@@ -63,6 +63,18 @@ def judge_messages(sentence: str, evidence: str) -> list[BaseMessage]:
     ]
 
 
+def asked_messages(question: str, evidence: str) -> list[BaseMessage]:
+    """Does the passage answer exactly this question? It opens as `judge_messages` does, so llama.cpp
+    reuses the passage it has just read for the sentence check."""
+    return [
+        SystemMessage(JUDGE_SYSTEM),
+        HumanMessage(
+            f"Passage: {' '.join(evidence.split())}\n\nQuestion: {question}\n\n"
+            "Does the passage state the answer to exactly this question? Reply yes or no."
+        ),
+    ]
+
+
 def yes_probability(chat_model: BaseChatModel, messages: list[BaseMessage]) -> float:
     """P(yes) from any chat model: logits for llama.cpp, logprobs for OpenAI-compatible servers."""
     if hasattr(chat_model, "yes_probability"):
@@ -113,6 +125,14 @@ class Judge:
         if question:
             claim = f'The answer to "{question}" is: {claim}'
         return yes_probability(self.chat_model, judge_messages(claim, text))
+
+    def answers_question(self, question: str, evidence: list[str]) -> float:
+        """P(the evidence states the answer to exactly this question), whatever the answer said.
+
+        A near-miss question (another person, year or event than the passage's) gets a sentence the
+        passage supports; this asks about the question, which the sentence check never sees.
+        """
+        return yes_probability(self.chat_model, asked_messages(question, "\n".join(evidence)))
 
     def supports(self, sentence: str, evidence: list[str], context: list[str] | None = None) -> bool:
         return self.score(sentence, evidence, context) >= self.threshold

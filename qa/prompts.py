@@ -58,3 +58,4 @@ def answer_messages(question: str, passages: list[Passage]) -> list[BaseMessage]
         messages += [HumanMessage(user_message(example_question, texts)), AIMessage(example_answer)]
     messages.append(HumanMessage(user_message(question, [p.text for p in passages])))
     return messages
+

@@ -44,6 +44,11 @@ def render_sources(answer: Answer, corpus_dir: Path) -> str:
     """HTML for the sources panel: one openable card per citation."""
     if answer.refused:
         note = "<p class='qa-refused'>Refused: no passage in the documents answers this.</p>"
+        if answer.dropped and answer.confidence is not None:
+            note += (
+                f"<p class='qa-confidence'>The drafted answer was held back at confidence {answer.confidence:.2f}: "
+                + "".join(f"<br><s>{html.escape(s.text)}</s>" for s in answer.dropped) + "</p>"
+            )
         return note + _passages_list(answer)
     cards = []
     for c in answer.citations:
@@ -77,9 +82,10 @@ def _passages_list(answer: Answer) -> str:
 
 
 def answer_markdown(answer: Answer, threshold: float) -> str:
-    """The answer for the chat window, with a support mark after each sentence that the judge scored."""
+    """The answer for the chat window: a support mark after each sentence the judge scored, then the confidence."""
     if answer.refused:
         return f"⚠ {answer.text}"
     if not answer.sentences or any(s.support is None for s in answer.sentences):
         return answer.text
-    return " ".join(f"{s.text} {'✓' if s.support >= threshold else '⚠ unsupported'}" for s in answer.sentences)
+    text = " ".join(f"{s.text} {'✓' if s.support >= threshold else '⚠ unsupported'}" for s in answer.sentences)
+    return text if answer.confidence is None else f"{text}\n\n*confidence {answer.confidence:.2f}*"

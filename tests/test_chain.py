@@ -14,8 +14,16 @@ def is_judge(messages) -> bool:
     return messages[0].content == JUDGE_SYSTEM
 
 
-def make_pipeline(settings, embeddings, answer: str, judge_says: str = "yes") -> Pipeline:
-    chat = scripted(lambda m: judge_says if is_judge(m) else answer)
+def is_claim_check(messages) -> bool:
+    return is_judge(messages) and "Claim:" in messages[-1].content
+
+
+def is_asked_check(messages) -> bool:
+    return is_judge(messages) and "Question:" in messages[-1].content
+
+
+def make_pipeline(settings, embeddings, answer: str, judge_says: str = "yes", asked_says: str = "yes") -> Pipeline:
+    chat = scripted(lambda m: asked_says if is_asked_check(m) else judge_says if is_judge(m) else answer)
     return Pipeline(settings, embeddings, chat)
 
 
@@ -80,6 +88,8 @@ def test_mark_mode_keeps_unsupported_sentences_with_their_score(settings, embedd
 
 def test_a_wrong_citation_is_repointed_when_the_judge_confirms_the_right_passage(settings, embeddings):
     def reply(messages):
+        if is_asked_check(messages):
+            return "yes"
         if not is_judge(messages):
             return "The core partnership will continue until 2030 [2]."
         return "yes" if "until 2030" in messages[1].content.split("Claim:")[0] else "no"
@@ -93,7 +103,7 @@ def test_a_number_missing_from_the_passage_fails_without_asking_the_judge(settin
     p = make_pipeline(settings, embeddings, "The core partnership will continue until 2035 [1].")
     answer = p.ask("Until when will the core partnership continue?")
     assert answer.refused
-    assert not any(is_judge(m) for m in p.chat_model.calls)
+    assert not any(is_judge(m) for m in p.chat_model.calls)  # refused with confidence 0: no question check either
 
 
 def test_streaming_yields_text_then_the_answer(settings, embeddings):
@@ -121,10 +131,31 @@ def test_a_sentence_copied_from_its_passage_is_supported_without_asking_the_judg
     p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].", judge_says="no")
     answer = p.ask("Until when will the core partnership continue?")
     assert not answer.refused and answer.sentences[0].support == 1.0
-    assert not any(is_judge(m) for m in p.chat_model.calls)
+    assert not any(is_claim_check(m) for m in p.chat_model.calls)
 
 
 def test_a_when_question_answered_without_a_time_is_refused(settings, embeddings):
     p = make_pipeline(settings, embeddings, "OpenAI achieved AGI [1].")
     answer = p.ask("When did OpenAI achieve AGI?")
     assert answer.refused and [s.text for s in answer.dropped] == ["OpenAI achieved AGI [1]."]
+
+
+def test_a_supported_answer_to_another_question_is_refused_below_the_confidence_threshold(settings, embeddings):
+    # The sentence copies its passage (supported), but the judge says the passage does not answer this question.
+    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].", asked_says="no")
+    answer = p.ask("Until when will the core partnership continue?")
+    assert answer.refused and answer.confidence < p.settings.min_confidence
+    assert answer.signals.support == 1.0 and answer.signals.asked == 0.0
+    assert [s.text for s in answer.dropped] == ["The core partnership will continue until 2030 [1]."]
+
+    lenient = make_pipeline(settings.with_(min_confidence=0.0), embeddings, "The core partnership will continue until 2030 [1].", asked_says="no")
+    assert not lenient.ask("Until when will the core partnership continue?").refused
+
+
+def test_every_checked_answer_carries_its_confidence(settings, embeddings):
+    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].")
+    answer = p.ask("Until when will the core partnership continue?")
+    assert not answer.refused and answer.confidence >= p.settings.min_confidence
+    assert f"(confidence {answer.confidence:.2f})" in str(answer)
+    assert answer.to_dict()["confidence"] == answer.confidence and answer.to_dict()["signals"]["asked"] == 1.0
+    assert p.ask("Until when will the core partnership continue?", verify="off").confidence is None

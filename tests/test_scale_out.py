@@ -65,7 +65,9 @@ def test_the_index_lives_on_a_chroma_server(chroma_server, settings, embeddings,
     assert not index.ingest([corpus]).changed  # idempotent on the server too
     assert not (settings.index_dir / "chroma.sqlite3").exists()  # nothing went to the local folder
 
-    reply = lambda m: "yes" if m[0].content.startswith("You check") else "The core partnership will continue until 2030 [1]."
+    def reply(m):
+        return "yes" if m[0].content.startswith("You check") else "The core partnership will continue until 2030 [1]."
+
     answer = Pipeline(remote, embeddings, scripted(reply), index=index).ask("Until when will the core partnership continue?")
     assert not answer.refused and "until 2030" in answer.citations[0].text
     # A second client sees the same data: the server, not this process, holds it.

@@ -110,7 +110,8 @@ def _mean(values: list[float], empty: float = 0.0) -> float:
     return statistics.fmean(values) if values else empty
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank); 0 for no values."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -141,8 +142,8 @@ def summarize(results: list[Scored], questions: list[EvalQuestion]) -> dict[str,
         "false_refusal_rate": _mean([r.metrics["refused"] for r in answerable]),
         "injection_resistance": _mean([r.metrics["injection_resisted"] for r in injections], 1.0),
         "dropped_sentence_share": (len(draft) - len(sents)) / len(draft) if draft else 0.0,
-        "latency_p50_s": _percentile(latencies, 0.5),
-        "latency_p95_s": _percentile(latencies, 0.95),
+        "latency_p50_s": percentile(latencies, 0.5),
+        "latency_p95_s": percentile(latencies, 0.95),
     }
 
 

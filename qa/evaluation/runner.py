@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import platform
+import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from qa.evaluation.baseline import NaivePipeline
 from qa.evaluation.data import HALUEVAL, load_halueval, load_judge_pairs, load_questions
 from qa.evaluation.metrics import judge_balanced_accuracy, score_question, summarize
 from qa.evaluation.report import render
+from qa.evaluation.squad import calibration, coverage_curve, load_squad, write_corpus
+from qa.evaluation.squad import score as squad_score
+from qa.evaluation.squad import summarize as squad_summary
 from qa.generators import describe
 from qa.settings import Settings
 
@@ -129,10 +133,70 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
     return report
 
 
+def run_squad(
+    settings: Settings,
+    path: Path,
+    n: int,
+    articles: list[str] | None = None,
+    compare_naive: bool = True,
+    seed: int = 13,
+    console: Console | None = None,
+) -> dict:
+    """Ask a seeded sample of a SQuAD 2.0 file over a corpus of all its articles, in a temporary folder."""
+    console = console or Console(stderr=True)
+    squad = load_squad(path)
+    questions = squad.sample(n, articles, seed)
+    with tempfile.TemporaryDirectory(prefix="qa-squad2-") as tmp:
+        settings = settings.with_(corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index", chroma_url=None)
+        write_corpus(squad, settings.corpus_dir)
+        p = pipeline(settings)
+        p.index.ingest([settings.corpus_dir])
+        naive = NaivePipeline(settings, p.index.store.embeddings, p.chat_model) if compare_naive else None
+        started = time.perf_counter()
+        runs: dict[str, list] = {"ours": [], **({"naive": []} if naive else {})}
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+            for name, ask in (("ours", p.ask), ("naive", naive.ask if naive else None)):
+                if ask is None:
+                    continue
+                task = bar.add_task(name, total=len(questions))
+                for q in questions:
+                    runs[name].append(squad_score(q, ask(q.question)))
+                    bar.advance(task)
+    ours = runs["ours"]
+    report = {
+        "run": {
+            "timestamp": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+            "mode": "squad2",
+            "file": str(path),
+            "articles": articles or squad.articles,
+            "corpus_articles": len(squad.documents),
+            "sample": f"{n} answerable + {n} unanswerable at most, seed {seed}",
+            "generator": describe(settings),
+            "min_confidence": settings.min_confidence,
+            "machine": f"{platform.machine()}, {platform.python_version()}",
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        "thresholds": {},
+        "summary": squad_summary(ours),
+        "calibration": calibration(ours),
+        "coverage": coverage_curve(ours),
+        "results": [asdict(r) for r in ours],
+        "failed_thresholds": [],
+    }
+    if naive:
+        report["baseline"] = {
+            "name": "naive: paragraph chunks, top-3, plain prompt, no citations",
+            "summary": squad_summary(runs["naive"]),
+            "results": [asdict(r) for r in runs["naive"]],
+        }
+    return report
+
+
 def write(report: dict, eval_dir: Path) -> tuple[Path, Path]:
     out = eval_dir / "results"
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / report["run"]["timestamp"]
+    # SQuAD runs are told apart by name: squad2-<timestamp>.
+    stem = out / "-".join(filter(None, (report["run"].get("mode"), report["run"]["timestamp"])))
     json_path, html_path = stem.with_suffix(".json"), stem.with_suffix(".html")
     json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     html_path.write_text(render(report))

@@ -1,0 +1,205 @@
+"""SQuAD 2.0 as a corpus nobody here wrote: one document per article, a seeded sample of its questions.
+
+Unanswerable SQuAD 2.0 questions are written to look answerable from a real paragraph (another
+person, a changed year, a negation), so refusing them measures whether an answer checks the
+question asked, not only its passage. Any file in the official format works.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.domain import Answer
+from qa.errors import QAError
+from qa.evaluation.metrics import percentile
+
+SQUAD2 = Path("../shared/benchmarks/squad2/train-v2.0-first10.json")
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    """A question, its gold answers (empty when unanswerable) and its paragraph's span in the article document."""
+
+    id: str
+    article: str
+    question: str
+    answers: tuple[str, ...]
+    source: str
+    start: int
+    end: int
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+@dataclass(frozen=True)
+class SquadSet:
+    """The article documents (source name → text) and every question of the file."""
+
+    documents: dict[str, str]
+    questions: list[SquadQuestion]
+
+    @property
+    def articles(self) -> list[str]:
+        return list(dict.fromkeys(q.article for q in self.questions))
+
+    def sample(self, n: int, articles: list[str] | None = None, seed: int = 13) -> list[SquadQuestion]:
+        """Up to `n` answerable and `n` unanswerable questions from `articles` (default: all), seeded."""
+        unknown = sorted(set(articles or ()) - set(self.articles))
+        if unknown:
+            raise QAError(f"no article {', '.join(map(repr, unknown))} in the SQuAD file; it has {', '.join(self.articles)}")
+        pool = [q for q in self.questions if not articles or q.article in articles]
+        rng = random.Random(seed)
+        picked = []
+        for answerable in (True, False):
+            group = [q for q in pool if q.answerable == answerable]
+            picked += rng.sample(group, min(n, len(group)))
+        return picked
+
+
+def load_squad(path: Path) -> SquadSet:
+    """Read a SQuAD 2.0 JSON file; each article becomes one document (title, then paragraphs in order)."""
+    try:
+        data = json.loads(Path(path).read_text())["data"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise QAError(f"{path}: not a SQuAD 2.0 file ({type(e).__name__}: {e})") from None
+    documents: dict[str, str] = {}
+    questions: list[SquadQuestion] = []
+    for article in data:
+        title = article["title"].replace("_", " ")
+        source = f"{_slug(article['title'])}.md"
+        text = f"# {title}\n\n"
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"].strip()
+            start = len(text)
+            text += context + "\n\n"
+            for qa in paragraph["qas"]:
+                answers = () if qa.get("is_impossible") else tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
+                questions.append(SquadQuestion(qa["id"], article["title"], qa["question"].strip(), answers, source, start, start + len(context)))
+        documents[source] = text.rstrip() + "\n"
+    return SquadSet(documents, questions)
+
+
+def write_corpus(squad: SquadSet, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, text in squad.documents.items():
+        (folder / source).write_text(text)
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower() or "article"
+
+
+def normalize(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def holds_answer(text: str, answers: tuple[str, ...]) -> bool:
+    norm = f" {normalize(text)} "
+    return any(f" {normalize(a)} " in norm for a in answers if normalize(a))
+
+
+@dataclass
+class SquadResult:
+    """One question's outcome for one pipeline."""
+
+    id: str
+    article: str
+    question: str
+    answerable: bool
+    answer: str
+    draft: str
+    refused: bool
+    correct: bool
+    draft_correct: bool
+    cited_support: bool
+    retrieval_hit: bool
+    confidence: float | None
+    signals: dict | None
+    latency_s: float
+
+
+def score(q: SquadQuestion, answer: Answer) -> SquadResult:
+    """Correct: an answerable question answered with a gold answer in the text, an unanswerable one refused."""
+    draft = answer.text if not answer.refused else " ".join(s.text for s in answer.dropped)
+    answered_gold = not answer.refused and holds_answer(answer.text, q.answers)
+    return SquadResult(
+        q.id,
+        q.article,
+        q.question,
+        q.answerable,
+        answer.text,
+        draft,
+        answer.refused,
+        answered_gold if q.answerable else answer.refused,
+        q.answerable and holds_answer(draft, q.answers),
+        q.answerable and not answer.refused and any(holds_answer(c.text, q.answers) for c in answer.citations),
+        any(p.source == q.source and p.start < q.end and q.start < p.end for p in answer.passages),
+        answer.confidence,
+        answer.signals.to_dict() if answer.signals else None,
+        answer.timings.get("total_s", 0.0),
+    )
+
+
+def calibration(results: list[SquadResult], bins: int = 10) -> dict:
+    """Expected calibration error of `confidence` against "this answer is right", with the reliability bins.
+
+    Every question with a confidence counts; its label is whether the drafted answer holds a gold answer
+    (an answer to an unanswerable question is never right), so refusals at the threshold count too.
+    """
+    rows = [(r.confidence, r.draft_correct) for r in results if r.confidence is not None]
+    table = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [(c, ok) for c, ok in rows if low <= c < high or (b == bins - 1 and c == 1.0)]
+        if members:
+            table.append(
+                {"low": low, "high": high, "n": len(members), "confidence": _mean([c for c, _ in members]), "accuracy": _mean([ok for _, ok in members])}
+            )
+    ece = sum(row["n"] * abs(row["confidence"] - row["accuracy"]) for row in table) / len(rows) if rows else 0.0
+    return {"ece": ece, "bins": table}
+
+
+def coverage_curve(results: list[SquadResult], steps: int = 20) -> list[dict]:
+    """Answering only at confidence >= t: the share of questions answered and the share of those right."""
+    rows = [(r.confidence, r.draft_correct) for r in results if r.confidence is not None]
+    curve = []
+    for i in range(steps + 1):
+        t = i / steps
+        answered = [ok for c, ok in rows if c >= t]
+        curve.append({"threshold": t, "coverage": len(answered) / len(results) if results else 0.0, "accuracy": _mean(answered)})
+    return curve
+
+
+def summarize(results: list[SquadResult]) -> dict:
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    latencies = [r.latency_s for r in results]
+    summary = {
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "answerable_correct": _mean([r.correct for r in answerable]),
+        "answerable_answered": _mean([not r.refused for r in answerable]),
+        "cited_support": _mean([r.cited_support for r in answerable]),
+        "unanswerable_refused": _mean([r.correct for r in unanswerable]),
+        "overall_accuracy": _mean([r.correct for r in results]),
+        "retrieval_hit_at_k": _mean([r.retrieval_hit for r in answerable]),
+        "latency_p50_s": percentile(latencies, 0.5),
+        "latency_p95_s": percentile(latencies, 0.95),
+    }
+    if any(r.confidence is not None for r in results):
+        summary["ece"] = calibration(results)["ece"]
+    return summary
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
