@@ -4,6 +4,7 @@ Questions, references and gold passages live in eval/dataset.jsonl, shared with 
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -71,11 +72,13 @@ def test_cli_answers_2030_with_the_passage_and_refuses_nvidia(tmp_path):
     assert "2030" in result.stdout and "[1]" in result.stdout
     assert "core partnership will continue until" in " ".join(result.stdout.split())
     assert "microsoft-openai-partnership.md:1330-1545" in result.stdout
+    assert re.search(r"^confidence 0\.\d\d$", result.stdout, re.M), result.stdout
 
     result = run_cli("ask", "Who is the CEO of Nvidia?", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["refused"] is True and answer["citations"] == []
+    assert "confidence" in answer and "signals" in answer
 
 
 def test_cli_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
