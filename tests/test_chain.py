@@ -142,7 +142,8 @@ def test_a_when_question_answered_without_a_time_is_refused(settings, embeddings
 
 def test_a_supported_answer_to_another_question_is_refused_below_the_confidence_threshold(settings, embeddings):
     # The sentence copies its passage (supported), but the judge says the passage does not answer this question.
-    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].", asked_says="no")
+    strict = settings.with_(min_confidence=0.4)
+    p = make_pipeline(strict, embeddings, "The core partnership will continue until 2030 [1].", asked_says="no")
     answer = p.ask("Until when will the core partnership continue?")
     assert answer.refused and answer.confidence < p.settings.min_confidence
     assert answer.signals.support == 1.0 and answer.signals.asked == 0.0
