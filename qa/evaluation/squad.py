@@ -18,7 +18,6 @@ from qa.domain import Answer
 from qa.errors import QAError
 from qa.evaluation.metrics import percentile
 
-SQUAD2 = Path("../shared/benchmarks/squad2/train-v2.0-first10.json")
 
 
 @dataclass(frozen=True)
