@@ -21,6 +21,7 @@ from qa.judge import Judge
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import PassageRetriever, to_passage
 from qa.settings import Settings, Verify
+from qa.text import what_is_asked
 
 MAX_QUESTION_CHARS = 2000
 History = Sequence[tuple[str, str]]
@@ -127,10 +128,11 @@ class Pipeline:
             checked = [self._verify(s, passages) for s in split_sentences(draft)]
             kept = [s for s in checked if verify == "mark" or s.support >= self.judge.threshold]
             # Nothing supported is refused whatever else holds: its confidence is 0, with no more model calls.
-            signals = self._signals(question, kept, passages) if kept else None
+            asked = what_is_asked(question)
+            signals = self._signals(asked, kept, passages) if kept else None
             timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"] - timings["generate_s"]
             if verify == "drop" and (
-                not gives_what_was_asked(question, " ".join(s.text for s in kept))
+                not gives_what_was_asked(asked, " ".join(s.text for s in kept))
                 or (signals is not None and confidence(signals) < self.settings.min_confidence)
             ):
                 kept = []
@@ -148,7 +150,7 @@ class Pipeline:
             raise BackendError(f"the generator ({describe(self.settings)}) failed: {type(e).__name__}: {e}") from e
 
     def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage]) -> Signals | None:
-        """What the confidence is computed from; None when no sentence cites a passage."""
+        """What the confidence is computed from, for the part of `question` that asks; None when nothing is cited."""
         cited = sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
         if not cited:
             return None

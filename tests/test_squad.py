@@ -139,6 +139,7 @@ def test_the_squad_mode_runs_end_to_end_on_the_real_models(tmp_path):
             assert 0.0 <= summary[name] <= 1.0, name
     assert naive["cited_support"] == 0.0  # the naive answer cites nothing
     assert all(r["confidence"] is not None for r in report["results"]) and 0.0 <= ours["ece"] <= 1.0
-    # Not a threshold check (20 questions are too few): the answers must still be real ones.
-    assert ours["overall_accuracy"] >= 0.4, json.dumps(ours)
+    # Not a threshold check (20 questions are too few; the acceptance run is eval/README.md's): there must be
+    # right answers and right refusals both, which neither "answer everything" nor "refuse everything" gives.
+    assert ours["answerable_correct"] >= 0.2 and ours["unanswerable_refused"] >= 0.2, json.dumps(ours)
     assert report_path.with_suffix(".html").is_file()
