@@ -55,7 +55,8 @@ def _print_answer(answer: Answer, judge_threshold: float) -> None:
         support = {n: s.support for s in answer.sentences for n in s.cited if s.support is not None}
         for c in answer.citations:
             score = f" [dim](support {support[c.number]:.2f})[/]" if c.number in support else ""
-            out.print(f"[cyan][{c.number}][/] [bold]{escape(c.title)}[/] [dim]{escape(c.source)}:{c.start}-{c.end}[/]{score}")
+            page = "" if c.page is None else f", p. {c.page}"
+            out.print(f"[cyan][{c.number}][/] [bold]{escape(c.title)}[/] [dim]{escape(c.source)}:{c.start}-{c.end}{page}[/]{score}")
             out.print(f"    {escape(' '.join(c.text.split()))}", style="dim", highlight=False)
     for s in answer.dropped:
         reason = f"unsupported ({s.support:.2f})" if s.support < judge_threshold else "not confident enough"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -13,8 +16,9 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from qa.domain import Chunk
 from qa.errors import DocumentError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm")
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# A .docx is a zip: its parts are read whole, so their unpacked size is bounded too (zip bombs).
+MAX_UNPACKED_BYTES = 8 * MAX_FILE_BYTES
 # Paragraphs first, then sentences, then words: chunks end on sentence boundaries whenever they fit.
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
@@ -27,10 +31,30 @@ class Document:
     source: str
     title: str
     text: str
+    # Where each page begins in `text` (PDF pages, in order); empty for formats without pages.
+    page_starts: tuple[int, ...] = ()
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page (from 1) that `text[offset]` is on; None for formats without pages."""
+        return bisect_right(self.page_starts, offset) if self.page_starts else None
+
+    def sections(self) -> list[tuple[int, int]]:
+        """Spans no chunk crosses: each page, or the whole text."""
+        starts = list(self.page_starts) or [0]
+        return list(zip(starts, [*starts[1:], len(self.text)], strict=True))
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What a reader gets out of a file: its title, if it names one, its text and its page starts."""
+
+    title: str | None
+    text: str
+    page_starts: tuple[int, ...] = ()
 
 
 def source_name(path: Path, root: Path | None = None) -> str:
@@ -50,33 +74,38 @@ def source_path(source: str, root: Path) -> Path:
 
 
 def read_document(path: Path, root: Path | None = None) -> Document:
-    """Read a .txt, .md, .pdf or .html file; raise DocumentError with a reason when it cannot be used.
+    """Read a file of a supported type; raise DocumentError with a reason when it cannot be used.
 
     `root` is the corpus folder that the document's source name is relative to.
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if suffix not in READERS:
         raise DocumentError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     if not path.is_file():
         raise DocumentError(f"{path}: no such file")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise DocumentError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
+    read = READERS[suffix](path)
+    if not read.text.strip():
+        raise DocumentError(f"{path}: has no text" + (" (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""))
+    return Document(source_name(path, root), read.title or _title_from_name(path), read.text, read.page_starts)
+
+
+def _decoded(path: Path) -> str:
     data = path.read_bytes()
-    if suffix == ".pdf":
-        title, text = _read_pdf(path)
-    else:
-        if b"\x00" in data:
-            raise DocumentError(f"{path}: looks binary (contains NUL bytes)")
-        try:
-            raw = data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise DocumentError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-        title, text = _read_html(raw) if suffix in (".html", ".htm") else (_markdown_title(raw), raw)
-    if not text.strip():
-        raise DocumentError(f"{path}: has no text")
-    return Document(source=source_name(path, root), title=title or _title_from_name(path), text=text)
+    if b"\x00" in data:
+        raise DocumentError(f"{path}: looks binary (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DocumentError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _read_text(path: Path) -> _Read:
+    raw = _decoded(path)
+    return _Read(_markdown_title(raw), raw)
 
 
 def _markdown_title(text: str) -> str | None:
@@ -88,31 +117,90 @@ def _title_from_name(path: Path) -> str:
     return re.sub(r"[-_]+", " ", path.stem).strip().capitalize()
 
 
-def _read_html(raw: str) -> tuple[str | None, str]:
+def _read_html(path: Path) -> _Read:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(raw, "html.parser")
+    soup = BeautifulSoup(_decoded(path), "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     if soup.title:
         soup.title.decompose()
     lines = [line.strip() for line in soup.get_text("\n").splitlines()]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return title, text
+    return _Read(title, re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip())
 
 
-def _read_pdf(path: Path) -> tuple[str | None, str]:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+def pdf_page_text(page) -> str:  # noqa: ANN001 - a pypdfium2 PdfPage
+    """A PDF page's text, one character per PDFium character, so offsets are character indices on the page.
+
+    PDFium ends lines with "\r\n" and marks hyphens with control characters; each becomes a space (the
+    "\n" stays), so the text reads cleanly and keeps its length.
+    """
+    text = page.get_textpage().get_text_range()
+    return "".join(c if c == "\n" or c.isprintable() else " " for c in text)
+
+
+def _read_pdf(path: Path) -> _Read:
+    import pypdfium2 as pdfium
 
     try:
-        reader = PdfReader(path)
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = reader.metadata.title if reader.metadata else None
-    except (PyPdfError, ValueError, OSError) as e:
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as e:
+        if getattr(e, "err_code", None) == pdfium.raw.FPDF_ERR_PASSWORD:
+            raise DocumentError(f"{path}: the PDF is password-protected; save an unprotected copy") from None
         raise DocumentError(f"{path}: unreadable PDF ({e})") from None
-    return title, "\n\n".join(p.strip() for p in pages if p.strip())
+    try:
+        pages = [pdf_page_text(page) for page in pdf]
+        title = (pdf.get_metadata_dict().get("Title") or "").strip() or None
+    except pdfium.PdfiumError as e:
+        raise DocumentError(f"{path}: unreadable PDF ({e})") from None
+    finally:
+        pdf.close()
+    starts, offset = [], 0
+    for text in pages:
+        starts.append(offset)
+        offset += len(text) + 2
+    return _Read(title, "\n\n".join(pages), tuple(starts))
+
+
+def _read_docx(path: Path) -> _Read:
+    """Paragraphs (and table cells) in order, blank-line separated; the title from the properties or a heading."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+
+    if path.read_bytes()[:4] == b"\xd0\xcf\x11\xe0":  # an OLE container: Word keeps encrypted files in one
+        raise DocumentError(f"{path}: the Word file is password-protected (or an old .doc); save an unprotected .docx")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise DocumentError(f"{path}: unpacks to {unpacked} bytes, over the {MAX_UNPACKED_BYTES} byte limit")
+        document = docx.Document(str(path))
+        paragraphs, title = [], (document.core_properties.title or "").strip() or None
+        for block in document.iter_inner_content():
+            cells = [cell.text for row in block.rows for cell in row.cells] if isinstance(block, Table) else [block.text]
+            paragraphs += [text.strip() for text in cells if text.strip()]
+            style = "" if isinstance(block, Table) else (block.style.name if block.style is not None else "")
+            if title is None and (style == "Title" or style.startswith("Heading")) and block.text.strip():
+                title = block.text.strip()
+    except DocumentError:
+        raise
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, OSError) as e:
+        raise DocumentError(f"{path}: unreadable Word file ({type(e).__name__}: {e})") from None
+    return _Read(title, "\n\n".join(paragraphs))
+
+
+# The registry of document readers: a file's suffix picks its reader.
+READERS: dict[str, Callable[[Path], _Read]] = {
+    ".txt": _read_text,
+    ".md": _read_text,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+}
+SUPPORTED_SUFFIXES = tuple(READERS)
 
 
 class Chunker(Protocol):
@@ -152,23 +240,26 @@ def _chunk(doc: Document, start: int, end: int) -> Chunk:
     text = doc.text[start:end]
     # The digest keeps two versions of a document apart, so a new one is written beside the old one.
     chunk_id = hashlib.sha256(f"{doc.source}\0{doc.digest}\0{start}\0{text}".encode()).hexdigest()[:32]
-    return Chunk(chunk_id, text, doc.source, doc.title, start, end)
+    return Chunk(chunk_id, text, doc.source, doc.title, start, end, page=doc.page_at(start))
 
 
 def chunk_document(doc: Document, chunk_size: int) -> list[Chunk]:
-    """Split on paragraphs, then sentences; every chunk satisfies `doc.text[start:end] == chunk.text`."""
+    """Split on paragraphs, then sentences, never across a page; every chunk satisfies `doc.text[start:end] == chunk.text`."""
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size, chunk_overlap=0, separators=_SEPARATORS, keep_separator="end", strip_whitespace=True
     )
-    spans: list[tuple[int, int]] = []
-    cursor = 0
-    for piece in splitter.split_text(doc.text):
-        start = doc.text.find(piece, cursor)
-        if start < 0:  # the splitter only strips and joins its own pieces, so this means a splitter change
-            raise AssertionError(f"chunk not found in {doc.source} after offset {cursor}")
-        cursor = start + len(piece)
-        spans.append((start, cursor))
-    return [_chunk(doc, start, end) for start, end in _merge_short(spans, chunk_size // 4)]
+    chunks: list[Chunk] = []
+    for first, last in doc.sections():
+        spans: list[tuple[int, int]] = []
+        cursor = first
+        for piece in splitter.split_text(doc.text[first:last]):
+            start = doc.text.find(piece, cursor, last)
+            if start < 0:  # the splitter only strips and joins its own pieces, so this means a splitter change
+                raise AssertionError(f"chunk not found in {doc.source} after offset {cursor}")
+            cursor = start + len(piece)
+            spans.append((start, cursor))
+        chunks += [_chunk(doc, start, end) for start, end in _merge_short(spans, chunk_size // 4)]
+    return chunks
 
 
 def _merge_short(spans: list[tuple[int, int]], min_len: int) -> list[tuple[int, int]]:

@@ -9,7 +9,10 @@ from qa.confidence import Signals
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a source document, with its exact character span in that document's text."""
+    """A piece of a source document, with its exact character span in that document's text.
+
+    `page` is the PDF page (from 1) the chunk is on (chunks never cross pages); None for formats without pages.
+    """
 
     id: str
     text: str
@@ -17,6 +20,7 @@ class Chunk:
     title: str
     start: int
     end: int
+    page: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,8 @@ class Passage(Chunk):
 class Citation:
     """A `[n]` marker in an answer, resolved to the passage it points at.
 
-    `start`/`end` index the source document's text, so `document[start:end] == text`.
+    `start`/`end` index the source document's text, so `document[start:end] == text`; `page` is the
+    PDF page the passage is on, None for formats without pages.
     """
 
     number: int
@@ -40,10 +45,19 @@ class Citation:
     title: str
     start: int
     end: int
+    page: int | None = None
 
     @classmethod
     def from_passage(cls, number: int, passage: Passage) -> Citation:
-        return cls(number, passage.id, passage.text, passage.source, passage.title, passage.start, passage.end)
+        return cls(
+            number, passage.id, passage.text, passage.source, passage.title, passage.start, passage.end, passage.page
+        )
+
+    @property
+    def where(self) -> str:
+        """The passage's place in its document for people: "p. 3, chars 10-90" or "chars 10-90"."""
+        chars = f"chars {self.start}-{self.end}"
+        return chars if self.page is None else f"p. {self.page}, {chars}"
 
 
 @dataclass(frozen=True)
@@ -87,5 +101,5 @@ class Answer:
             lines.append("")
             lines.append("Sources:")
             for c in self.citations:
-                lines.append(f"[{c.number}] {c.title} ({c.source}, chars {c.start}-{c.end}): {c.text}")
+                lines.append(f"[{c.number}] {c.title} ({c.source}, {c.where}): {c.text}")
         return "\n".join(lines)

@@ -175,7 +175,7 @@ class Index:
             got = self.store.get(where={"source": source} if source else None, include=["documents", "metadatas"])
         live = self._live([source] if source else None)
         chunks = [
-            Chunk(id_, text, meta["source"], meta["title"], meta["start"], meta["end"])
+            Chunk(id_, text, meta["source"], meta["title"], meta["start"], meta["end"], page=meta.get("page"))
             for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
             if _is_live(meta, live)
         ]
@@ -301,6 +301,7 @@ class Index:
                 "digest": v.digest,
                 "chunking": v.chunking,
                 "parts": v.parts,
+                **({} if c.page is None else {"page": c.page}),  # only PDFs have pages
             }
             for c, v in zip(batch.chunks, batch.versions)
         ]

@@ -60,4 +60,6 @@ class PassageRetriever(BaseRetriever):
 
 def to_passage(doc: Document) -> Passage:
     m = doc.metadata
-    return Passage(doc.id, doc.page_content, m["source"], m["title"], m["start"], m["end"], round(m["score"], 4))
+    return Passage(
+        doc.id, doc.page_content, m["source"], m["title"], m["start"], m["end"], round(m["score"], 4), page=m.get("page")
+    )

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from qa.documents import read_document, source_path
+from qa.documents import Document, read_document, source_path
 from qa.domain import Answer, Citation
 from qa.errors import DocumentError
-from qa.text import terms
+from qa.pages import page_image
+from qa.text import MARKER, terms, without_markers
 
 CONTEXT_CHARS = 280
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 
 
 @lru_cache(maxsize=64)
-def _document_text(path: Path, mtime_ns: int) -> str:
-    return read_document(path).text
+def _document(path: Path, mtime_ns: int) -> Document:
+    return read_document(path)
 
 
-def document_text(path: Path) -> str | None:
-    """The text that spans index into, or None when the file is gone or unreadable."""
+def document(path: Path) -> Document | None:
+    """The document as indexed (the text spans index into, its pages), or None when gone or unreadable."""
     try:
-        return _document_text(path, path.stat().st_mtime_ns)
+        return _document(path, path.stat().st_mtime_ns)
     except (OSError, DocumentError):
         return None
 
@@ -40,8 +42,8 @@ def cited_sentence(citation: Citation, claims: list[str]) -> tuple[int, int]:
     return best
 
 
-def render_sources(answer: Answer, corpus_dir: Path) -> str:
-    """HTML for the sources panel: one openable card per citation."""
+def render_sources(answer: Answer, corpus_dir: Path, pages: bool = True) -> str:
+    """HTML for the sources panel: one openable card per citation, a PDF's cited page shown when `pages`."""
     if answer.refused:
         note = "<p class='qa-refused'>Refused: no passage in the documents answers this.</p>"
         if answer.dropped and answer.confidence is not None:
@@ -50,28 +52,52 @@ def render_sources(answer: Answer, corpus_dir: Path) -> str:
                 + "".join(f"<br><s>{html.escape(s.text)}</s>" for s in answer.dropped) + "</p>"
             )
         return note + _passages_list(answer)
-    cards = []
-    for c in answer.citations:
-        claims = [s.text for s in answer.sentences if c.number in s.cited] or [answer.text]
-        a, b = cited_sentence(c, claims)
-        passage = (
-            html.escape(c.text[:a]) + f"<mark class='qa-cited'>{html.escape(c.text[a:b])}</mark>" + html.escape(c.text[b:])
-        )
-        text = document_text(source_path(c.source, corpus_dir))
-        before = after = ""
-        if text is not None and text[c.start : c.end] == c.text:
-            before = html.escape(text[max(0, c.start - CONTEXT_CHARS) : c.start])
-            after = html.escape(text[c.end : c.end + CONTEXT_CHARS])
-        cards.append(
-            f"<details class='qa-source' id='qa-src-{c.number}' open><summary>[{c.number}] <b>{html.escape(c.title)}</b> "
-            f"<small>{html.escape(c.source)}, characters {c.start}–{c.end}</small></summary>"
-            f"<div class='qa-context'><span class='qa-around'>…{before}</span>"
-            f"<span class='qa-passage'>{passage}</span><span class='qa-around'>{after}…</span></div></details>"
-        )
+    return "".join(_card(answer, c, corpus_dir, pages) for c in answer.citations) + _dropped_list(answer)
+
+
+def _claims(answer: Answer, citation: Citation) -> list[str]:
+    return [s.text for s in answer.sentences if citation.number in s.cited] or [answer.text]
+
+
+def _card(answer: Answer, c: Citation, corpus_dir: Path, pages: bool) -> str:
+    claims = _claims(answer, c)
+    a, b = cited_sentence(c, claims)
+    passage = html.escape(c.text[:a]) + f"<mark class='qa-cited'>{html.escape(c.text[a:b])}</mark>" + html.escape(c.text[b:])
+    doc = document(source_path(c.source, corpus_dir))
+    before = after = page = ""
+    if doc is not None and doc.text[c.start : c.end] == c.text:
+        before = html.escape(doc.text[max(0, c.start - CONTEXT_CHARS) : c.start])
+        after = html.escape(doc.text[c.end : c.end + CONTEXT_CHARS])
+        if pages and c.page is not None:
+            page = _page_view(doc, c, c.start + a, c.start + b, corpus_dir)
+    cited_for = "".join(f"<li>{html.escape(without_markers(claim))}</li>" for claim in claims)
+    where = f"p. {c.page}, characters {c.start}–{c.end}" if c.page is not None else f"characters {c.start}–{c.end}"
+    return (
+        f"<details class='qa-source' id='qa-src-{c.number}' open><summary>[{c.number}] <b>{html.escape(c.title)}</b> "
+        f"<small>{html.escape(c.source)}, {where}</small></summary>"
+        f"<div class='qa-cited-for'>Cited for:<ul>{cited_for}</ul></div>{page}"
+        f"<div class='qa-context'><span class='qa-around'>…{before}</span>"
+        f"<span class='qa-passage'>{passage}</span><span class='qa-around'>{after}…</span></div></details>"
+    )
+
+
+def _page_view(doc: Document, c: Citation, start: int, end: int, corpus_dir: Path) -> str:
+    """The cited page as an image with the cited sentence highlighted; a toggle shows it at full width."""
+    first = doc.page_starts[c.page - 1]
+    png = page_image(source_path(c.source, corpus_dir), c.page, start - first, end - first)
+    if png is None:
+        return ""
+    data = base64.b64encode(png).decode()
+    return (
+        f"<div class='qa-page'><details class='qa-page-toggle'><summary>Page {c.page}: open larger</summary></details>"
+        f"<img class='qa-page-image' src='data:image/png;base64,{data}' "
+        f"alt='Page {c.page} of {html.escape(c.title)}, the cited sentence highlighted'></div>"
+    )
+
+
+def _dropped_list(answer: Answer) -> str:
     dropped = "".join(f"<li>{html.escape(s.text)}</li>" for s in answer.dropped)
-    if dropped:
-        cards.append(f"<p>Removed as unsupported by its passage:</p><ul class='qa-dropped'>{dropped}</ul>")
-    return "".join(cards)
+    return f"<p>Removed as unsupported by its passage:</p><ul class='qa-dropped'>{dropped}</ul>" if dropped else ""
 
 
 def _passages_list(answer: Answer) -> str:
@@ -82,10 +108,31 @@ def _passages_list(answer: Answer) -> str:
 
 
 def answer_markdown(answer: Answer, threshold: float) -> str:
-    """The answer for the chat window: a support mark after each sentence the judge scored, then the confidence."""
+    """The answer for the chat window: a support mark after each sentence the judge scored, then the confidence.
+
+    Each `[n]` links to its source card (the page script opens and scrolls to it) and shows, on hover,
+    the sentence of the passage it cites.
+    """
     if answer.refused:
         return f"⚠ {answer.text}"
     if not answer.sentences or any(s.support is None for s in answer.sentences):
-        return answer.text
-    text = " ".join(f"{s.text} {'✓' if s.support >= threshold else '⚠ unsupported'}" for s in answer.sentences)
+        text = answer.text
+    else:
+        text = " ".join(f"{s.text} {'✓' if s.support >= threshold else '⚠ unsupported'}" for s in answer.sentences)
+    text = _linked_markers(answer, text)
     return text if answer.confidence is None else f"{text}\n\n*confidence {answer.confidence:.2f}*"
+
+
+def _linked_markers(answer: Answer, text: str) -> str:
+    hover = {}
+    for c in answer.citations:
+        a, b = cited_sentence(c, _claims(answer, c))
+        hover[c.number] = html.escape(" ".join(c.text[a:b].split()), quote=True)
+
+    def link(match: re.Match) -> str:
+        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        return "".join(
+            f"<a class='qa-ref' href='#qa-src-{n}' title='{hover[n]}'>[{n}]</a>" if n in hover else f"[{n}]" for n in numbers
+        )
+
+    return MARKER.sub(link, text)

@@ -16,6 +16,11 @@ _STOP = frozenset(
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 
 
+def without_markers(text: str) -> str:
+    """The text with its `[n]` markers taken out: "It opened in 1932 [1]." reads "It opened in 1932."."""
+    return re.sub(r"\s+(?=[.,;:!?]|$)", "", MARKER.sub("", text)).strip()
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased words minus stop words and `[n]` markers, cut to five letters so "invest" meets "investor"."""
     return [w[:5] for w in re.findall(r"[a-z0-9$]+", MARKER.sub("", text).lower()) if w not in _STOP]

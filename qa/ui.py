@@ -13,14 +13,13 @@ from pathlib import Path
 import gradio as gr
 
 from qa.api import pipeline
-from qa.documents import SUPPORTED_SUFFIXES, read_document
+from qa.documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, read_document
 from qa.domain import Answer
 from qa.errors import DocumentError, QAError
 from qa.generators import describe
 from qa.settings import Settings
 from qa.sources import answer_markdown, render_sources
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 EXAMPLES = [
     "Until when will the core partnership continue?",
     "What right did Microsoft gain on OpenAI's additional cloud capacity?",
@@ -32,7 +31,28 @@ CSS = """
 .qa-passage { background: #fef9c3; }
 mark.qa-cited { background: #fde047; font-weight: 600; }
 .qa-refused { color: #b45309; font-weight: 600; }
+.qa-cited-for { color: #374151; font-size: 0.9em; }
+.qa-page-image { display: block; max-width: 60%; border: 1px solid #d1d5db; margin: 6px 0; }
+.qa-page-toggle[open] + .qa-page-image { max-width: 100%; }
+.qa-source.qa-flash { outline: 3px solid #f59e0b; }
+a.qa-ref { text-decoration: none; font-weight: 600; }
 """
+# A click on [n] in the chat opens its source card and scrolls to it. Listening on the document in the
+# capture phase sees the click before the chat's own link handling (which would open a new tab).
+HEAD = """<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a.qa-ref");
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const card = document.getElementById(link.getAttribute("href").slice(1));
+  if (!card) return;
+  card.open = true;
+  card.scrollIntoView({behavior: "smooth", block: "center"});
+  card.classList.add("qa-flash");
+  setTimeout(() => card.classList.remove("qa-flash"), 1500);
+}, true);
+</script>"""
 _feedback_lock = threading.Lock()
 
 
@@ -54,8 +74,8 @@ def add_uploads(settings: Settings, uploads: list[str]) -> tuple[list[Path], lis
         if Path(name).suffix not in SUPPORTED_SUFFIXES:
             errors.append(f"{path.name}: unsupported type; use {', '.join(SUPPORTED_SUFFIXES)}")
             continue
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            errors.append(f"{path.name}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            errors.append(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
             continue
         try:
             read_document(path)  # an unreadable file never enters the corpus folder
@@ -115,7 +135,10 @@ def build(settings: Settings | None = None) -> gr.Blocks:
                 if isinstance(item, Answer):
                     history[-1] = {"role": "assistant", "content": answer_markdown(item, p.judge.threshold)}
                     answers = {**answers, str(len(history) - 1): item.to_dict()}
-                    yield history, render_sources(item, settings.corpus_dir), answers, ""
+                    # The answer shows at once; cited PDF pages are rendered after it, into the same panel.
+                    yield history, render_sources(item, settings.corpus_dir, pages=False), answers, ""
+                    if any(c.page is not None for c in item.citations):
+                        yield history, render_sources(item, settings.corpus_dir), answers, ""
                 else:
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
                     yield history, gr.skip(), answers, ""
@@ -228,7 +251,7 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     # llama.cpp is not thread-safe: one generation at a time, the rest wait in Gradio's queue.
     demo.queue(default_concurrency_limit=1)
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
-    demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, show_error=True)
+    demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, head=HEAD, show_error=True)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ import sys
 import pytest
 
 from qa.api import ask
+from qa.documents import read_document
 from qa.settings import Settings
 
-from conftest import ROOT
+from conftest import ARTICLE, ROOT, make_docx, make_pdf
 
 DATASET = [json.loads(line) for line in (ROOT / "eval" / "dataset.jsonl").read_text().splitlines() if line.strip()]
 ANSWERABLE = [r for r in DATASET if r["gold"] and r["type"] not in ("injection",)][:25]
@@ -88,3 +89,37 @@ def test_cli_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
     result = run_cli("ingest", "no-such-folder", cwd=tmp_path)
     assert result.returncode == 2 and "no such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+HARBOUR_PAGES = [
+    ["Harbour Works annual report.", "This report covers the works of the harbour board over the year."],
+    ["The Harbour Bridge opened to traffic in 1932.", "It carries eight lanes of road traffic and two rail lines."],
+    ["The board met four times.", "Its accounts were audited in March."],
+]
+
+
+@pytest.fixture(scope="module")
+def mixed_corpus(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("mixed")
+    (corpus / ARTICLE.name).write_text(ARTICLE.read_text())
+    (corpus / "harbour-report.pdf").write_bytes(make_pdf(HARBOUR_PAGES, "Harbour Works report"))
+    make_docx(corpus / "ferry.docx", None, ["The ferry terminal was designed by Ada Morland.", "It opened in 1961."], "Ferry terminal")
+    return corpus
+
+
+def test_a_pdf_answer_cites_its_page_and_an_exact_span(mixed_corpus, tmp_path):
+    settings = Settings.from_env(corpus_dir=mixed_corpus, index_dir=tmp_path / "index")
+    answer = ask("When did the Harbour Bridge open to traffic?", settings=settings)
+    assert not answer.refused and "1932" in answer.text, answer.text
+    [citation] = [c for c in answer.citations if c.source == "harbour-report.pdf"]
+    assert citation.page == 2
+    assert read_document(mixed_corpus / "harbour-report.pdf").text[citation.start : citation.end] == citation.text
+    assert "p. 2" in str(answer) and answer.to_dict()["citations"][0]["page"] == 2
+
+    answer = ask("Who designed the ferry terminal?", settings=settings)
+    assert not answer.refused and "Ada Morland" in answer.text, answer.text
+    assert {c.source for c in answer.citations} == {"ferry.docx"} and all(c.page is None for c in answer.citations)
+
+    result = run_cli("--corpus-dir", str(mixed_corpus), "--index-dir", str(tmp_path / "index"),
+                     "ask", "When did the Harbour Bridge open to traffic?", cwd=tmp_path)
+    assert result.returncode == 0 and "harbour-report.pdf" in result.stdout and "p. 2" in result.stdout, result.stdout

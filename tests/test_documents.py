@@ -8,7 +8,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from qa.documents import MAX_FILE_BYTES, Document, chunk_document, read_document
 from qa.errors import DocumentError
 
-from conftest import ARTICLE
+from conftest import ARTICLE, make_docx, make_pdf
 
 
 def test_article_chunks_map_back_to_the_source_exactly():
@@ -52,7 +52,7 @@ def test_html_gives_its_title_and_visible_text(tmp_path: Path):
 
 def test_pdf_text_is_extracted(tmp_path: Path):
     pdf = tmp_path / "note.pdf"
-    pdf.write_bytes(_tiny_pdf("The warehouse opened in 1998."))
+    pdf.write_bytes(make_pdf([["The warehouse opened in 1998."]]))
     assert "The warehouse opened in 1998." in read_document(pdf).text
 
 
@@ -100,31 +100,75 @@ def test_any_text_chunks_map_back_and_cover_every_word(text: str, size: int):
     assert all(covered[i] or text[i].isspace() for i in range(len(text)))
 
 
-def _tiny_pdf(line: str) -> bytes:
-    """A one-page PDF with one line of text, built by hand so the test needs no PDF writer."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({line}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path):
     huge = tmp_path / "huge.txt"
     with huge.open("wb") as f:
         f.truncate(MAX_FILE_BYTES + 1)  # sparse: no 50 MB written to disk
     with pytest.raises(DocumentError, match="byte limit"):
         read_document(huge)
+
+
+def test_pdf_pages_are_kept_and_no_chunk_crosses_a_page(tmp_path: Path):
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(make_pdf([["Intro line (one)."], ["The bridge opened in 1932.", "It has eight lanes."], [], ["End."]], "Bridge"))
+    doc = read_document(pdf)
+    assert doc.title == "Bridge" and len(doc.page_starts) == 4
+    chunks = chunk_document(doc, 40)
+    assert [c.page for c in chunks] == [1, 2, 2, 4]
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+        first, last = doc.sections()[c.page - 1]
+        assert first <= c.start and c.end <= last  # inside its own page
+    assert "The bridge opened in 1932." in chunks[1].text
+
+
+def test_formats_without_pages_have_no_page(tmp_path: Path):
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe ferry stopped in 1990.\n")
+    assert {c.page for c in chunk_document(read_document(note), 40)} == {None}
+
+
+def test_docx_paragraphs_in_order_with_the_heading_as_title_and_exact_spans(tmp_path: Path):
+    path = make_docx(tmp_path / "history.docx", None, ["The ferry stopped in 1990.", "The bridge replaced it."], "Harbour history")
+    doc = read_document(path)
+    assert doc.title == "Harbour history"
+    assert doc.text.index("The ferry stopped in 1990.") < doc.text.index("The bridge replaced it.")
+    assert all(doc.text[c.start : c.end] == c.text for c in chunk_document(doc, 30))
+    assert read_document(make_docx(tmp_path / "titled.docx", "Port log", ["Ships came."])).title == "Port log"
+
+
+def _encrypted_pdf() -> bytes:
+    """A PDF under the standard security handler whose user password is not empty."""
+    return make_pdf([["secret"]]).replace(
+        b"/Root 1 0 R",
+        b"/Root 1 0 R /Encrypt << /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32
+        + b"> /P -4 >> /ID [<00112233445566778899aabbccddeeff><00112233445566778899aabbccddeeff>]",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("locked.pdf", _encrypted_pdf(), "password-protected"),
+        ("broken.pdf", make_pdf([["cut short"]])[:60], "unreadable PDF"),
+        ("scan.pdf", make_pdf([[]]), "has no text .a scanned PDF"),
+        ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, "password-protected"),
+        ("broken.docx", b"PK\x03\x04 not really a zip", "unreadable Word file"),
+        ("renamed.docx", b"just some text", "unreadable Word file"),
+    ],
+)
+def test_damaged_or_locked_pdf_and_word_files_raise_one_clear_error(tmp_path: Path, name: str, content: bytes, reason: str):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DocumentError, match=reason) as error:
+        read_document(path)
+    assert "\n" not in str(error.value) and name in str(error.value)
+
+
+def test_a_docx_that_unpacks_past_the_limit_is_refused(tmp_path: Path, monkeypatch):
+    import qa.documents
+
+    path = make_docx(tmp_path / "bomb.docx", None, ["x" * 1000])
+    monkeypatch.setattr(qa.documents, "MAX_UNPACKED_BYTES", 1000)
+    with pytest.raises(DocumentError, match="unpacks to"):
+        read_document(path)

@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from qa.documents import read_document
 from qa.errors import CorpusError
 from qa.index import Index
+
+from conftest import make_pdf
 
 
 @pytest.fixture
@@ -165,3 +168,15 @@ def test_a_new_document_whose_write_stops_midway_is_not_visible(fast_index, corp
 
     retriever = PassageRetriever(store=fast_index.store, keep=fast_index.keep_live, k=50, min_score=-1.0, hybrid=False)
     assert all(d.metadata["source"] != "long.txt" for d in retriever.invoke("word5 is number 5005."))
+
+
+def test_a_thousand_page_pdf_ingests_with_each_chunk_on_its_page(fast_index, corpus):
+    pages = [[f"Page {n} records shipment {n * 7} of the harbour board.", f"Its cargo weighed {n * 3} tonnes."] for n in range(1, 1001)]
+    (corpus / "ledger.pdf").write_bytes(make_pdf(pages, "Harbour ledger"))
+    report = fast_index.ingest([corpus])
+    assert not report.failed and len(report.added) == 2
+    text = read_document(corpus / "ledger.pdf").text
+    chunks = fast_index.chunks("ledger.pdf")
+    assert {c.page for c in chunks} == set(range(1, 1001))
+    for c in chunks:
+        assert text[c.start : c.end] == c.text and " ".join(c.text.split()) in " ".join(pages[c.page - 1])

@@ -5,7 +5,7 @@ import pytest
 from qa.asked import unmet_constraints
 from qa.citations import is_refusal
 from qa.prompts import neutralise
-from qa.text import months, names, numbers, overlaps_time, terms, time_spans, what_is_asked
+from qa.text import months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
 
 
 @pytest.mark.parametrize(
@@ -133,3 +133,11 @@ def test_terms_cut_words_to_five_letters_and_drop_stop_words():
 )
 def test_unmet_constraints(question, evidence, title, unmet):
     assert unmet_constraints(question, evidence, title) == unmet
+
+
+@pytest.mark.parametrize(
+    "text, plain",
+    [("It opened in 1932 [1].", "It opened in 1932."), ("A [1], and B [2, 3]", "A, and B"), ("No markers.", "No markers.")],
+)
+def test_without_markers(text, plain):
+    assert without_markers(text) == plain
