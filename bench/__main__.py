@@ -29,6 +29,8 @@ def main() -> None:
     embeddings = default_embeddings()
     with console.status("ingest"):
         results |= measure.ingest_throughput(embeddings)
+    with console.status("PDF ingest"):
+        results |= measure.pdf_ingest_throughput(embeddings, pages=60 if args.quick else 300)
     with console.status("retrieval at scale"):
         results |= measure.retrieval_at_scale(embeddings, sizes=(1_000, 5_000) if args.quick else (1_000, 10_000, 50_000))
     with console.status("answers"):

@@ -75,6 +75,38 @@ def ingest_throughput(embeddings) -> dict:
     }
 
 
+def pdf_ingest_throughput(embeddings, pages: int = 300) -> dict:
+    """Pages per second of a PDF of the help texts (50 lines a page): reading alone, then reading and indexing."""
+    import textwrap
+
+    import pydoc_data.topics
+
+    from bench.pdf import make_pdf
+    from qa.documents import read_document
+    from qa.index import Index
+    from qa.settings import Settings
+
+    lines = [line for text in pydoc_data.topics.topics.values() for line in textwrap.wrap(text, 90)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "docs"
+        folder.mkdir()
+        pdf = folder / "help.pdf"
+        pdf.write_bytes(make_pdf([lines[i * 50 : (i + 1) * 50] for i in range(pages)]))
+        started = time.perf_counter()
+        read_document(pdf)
+        reading = time.perf_counter() - started
+        index = Index(Settings(index_dir=Path(tmp) / "index"), embeddings)
+        started = time.perf_counter()
+        report = index.ingest([folder])
+        seconds = time.perf_counter() - started
+    return {
+        "pdf_pages": pages,
+        "pdf_read_pages_per_s": pages / reading,
+        "pdf_ingest_pages_per_s": pages / seconds,
+        "pdf_ingest_chunks_per_s": report.chunks_written / seconds,
+    }
+
+
 def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int = 100) -> dict:
     """Query latency of the hybrid retriever over collections of N chunks.
 

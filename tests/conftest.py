@@ -12,47 +12,19 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from bench.pdf import make_pdf  # noqa: F401 - shared with the bench; tests import it from here
 from qa.embeddings import default_embeddings
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpus" / "microsoft-openai-partnership.md"
 
-
-def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
-    """A PDF with these lines on these pages (Helvetica 11 pt), built by hand so tests need no PDF writer."""
-    def literal(text: str) -> str:
-        return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
-
-    n = len(pages)
-    page_ids = [4 + 2 * i for i in range(n)]  # 1 catalog, 2 pages, 3 font, then a page and its content each
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (" ".join(f"{i} 0 R" for i in page_ids).encode(), n),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    for i, lines in enumerate(pages):
-        ops = " ".join(f"{literal(line)} Tj 0 -16 Td" for line in lines)
-        stream = f"BT /F1 11 Tf 72 740 Td {ops} ET".encode("latin-1")
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R /Resources << /Font << /F1 3 0 R >> >> >>"
-            % (page_ids[i] + 1)
-        )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    info = b""
-    if title:
-        objects.append(b"<< /Title %s >>" % literal(title).encode("latin-1"))
-        info = b" /Info %d 0 R" % len(objects)
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
-    return bytes(out)
+# A three-page report whose answer ("1932") is on page 2 only.
+HARBOUR_PAGES = [
+    ["Harbour Works annual report.", "This report covers the works of the harbour board over the year."],
+    ["The Harbour Bridge opened to traffic in 1932.", "It carries eight lanes of road traffic and two rail lines."],
+    ["The board met four times.", "Its accounts were audited in March."],
+]
 
 
 def make_docx(path: Path, title: str | None, paragraphs: list[str], heading: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from qa.api import ask
 from qa.documents import read_document
 from qa.settings import Settings
 
-from conftest import ARTICLE, ROOT, make_docx, make_pdf
+from conftest import ARTICLE, HARBOUR_PAGES, ROOT, make_docx, make_pdf
 
 DATASET = [json.loads(line) for line in (ROOT / "eval" / "dataset.jsonl").read_text().splitlines() if line.strip()]
 ANSWERABLE = [r for r in DATASET if r["gold"] and r["type"] not in ("injection",)][:25]
@@ -89,13 +89,6 @@ def test_cli_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
     result = run_cli("ingest", "no-such-folder", cwd=tmp_path)
     assert result.returncode == 2 and "no such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-HARBOUR_PAGES = [
-    ["Harbour Works annual report.", "This report covers the works of the harbour board over the year."],
-    ["The Harbour Bridge opened to traffic in 1932.", "It carries eight lanes of road traffic and two rail lines."],
-    ["The board met four times.", "Its accounts were audited in March."],
-]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from gradio_client import Client
 from qa.errors import IndexStoreError
 from qa.ui import _corpus_errors_shown, safe_filename
 
-from conftest import ARTICLE, ROOT
+from conftest import ARTICLE, HARBOUR_PAGES, ROOT, make_docx, make_pdf
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -228,3 +228,59 @@ def test_browser_chat_stream_sources_followup_and_upload(server, browser):
     assert "scan.txt" in status.inner_text() and "Traceback" not in page.content()
     page.screenshot(path=str(ARTIFACTS / "ui-errors.png"), full_page=True)
     assert "scan.txt" not in page.locator("#qa-docs").inner_text()
+
+
+def test_browser_pdf_page_highlight_clickable_citation_docx_and_damaged_pdf(server, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    home = server["home"]
+    pdf = home / "harbour-report.pdf"
+    pdf.write_bytes(make_pdf(HARBOUR_PAGES, "Harbour Works report"))
+    word = make_docx(home / "ferry.docx", None, ["The ferry terminal was designed by Ada Morland.", "It opened in 1961."], "Ferry terminal")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server["url"], wait_until="domcontentloaded")
+    page.locator("#qa-question textarea").wait_for(timeout=60_000)
+
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([str(pdf), str(word)])
+    page.locator("#qa-add").click()
+    page.locator("#qa-docs").filter(has_text="harbour-report.pdf").filter(has_text="ferry.docx").wait_for(timeout=120_000)
+
+    # A PDF answer: the Sources card shows page 2 as an image with the cited sentence highlighted.
+    page.get_by_role("tab", name="Chat").click()
+    ask_in_browser(page, "When did the Harbour Bridge open to traffic?", "1932")
+    card = page.locator("#qa-sources .qa-source", has_text="harbour-report.pdf").first
+    image = card.locator("img.qa-page-image")
+    image.wait_for(timeout=60_000)
+    assert "p. 2" in card.locator("summary").inner_text()
+    assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 500
+    narrow = image.bounding_box()["width"]
+    card.locator(".qa-page-toggle summary").click()  # "open larger"
+    assert image.bounding_box()["width"] > narrow
+    page.screenshot(path=str(ARTIFACTS / "ui-pdf-page.png"), full_page=True)
+
+    # [n] in the bubble opens and scrolls to its card; hovering it shows the cited sentence.
+    number = card.get_attribute("id").removeprefix("qa-src-")
+    card.locator("summary").first.click()
+    assert card.get_attribute("open") is None
+    link = page.locator(f"#qa-chat .message.bot a.qa-ref[href='#qa-src-{number}']").last
+    assert "1932" in link.get_attribute("title")
+    link.click()
+    page.wait_for_function(f"document.getElementById('qa-src-{number}').open === true", timeout=10_000)
+    assert len(page.context.pages) == 1  # no new tab
+    page.screenshot(path=str(ARTIFACTS / "ui-citation-click.png"), full_page=True)
+
+    # A Word file answers with a citation.
+    ask_in_browser(page, "Who designed the ferry terminal?", "Ada Morland")
+    assert "ferry.docx" in page.locator("#qa-sources").inner_text()
+
+    # A damaged PDF: one line on the page, nothing else lost.
+    broken = home / "broken.pdf"
+    broken.write_bytes(make_pdf([["cut short"]])[:80])
+    page.get_by_role("tab", name="Corpus").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(broken))
+    page.locator("#qa-add").click()
+    status = page.locator("#qa-corpus-status", has_text="❌")
+    status.wait_for(timeout=60_000)
+    assert "broken.pdf" in status.inner_text() and "unreadable PDF" in status.inner_text()
+    assert "Traceback" not in page.content() and "harbour-report.pdf" in page.locator("#qa-docs").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-damaged-pdf.png"), full_page=True)
