@@ -192,8 +192,8 @@ def test_browser_chat_stream_sources_followup_and_upload(server, browser):
     page.get_by_label("Like").last.click()
     feedback = server["home"] / "feedback.jsonl"
     deadline = time.time() + 30
-    while not feedback.is_file() and time.time() < deadline:
-        time.sleep(0.2)
+    while not (feedback.is_file() and feedback.read_text().endswith("\n")) and time.time() < deadline:
+        time.sleep(0.2)  # the file appears a moment before its line is written
     record = json.loads(feedback.read_text().splitlines()[-1])
     assert record["liked"] is True and "intellectual property" in record["answer"] and record["citations"]
 
@@ -251,7 +251,8 @@ def test_browser_pdf_page_highlight_clickable_citation_docx_and_damaged_pdf(serv
     card = page.locator("#qa-sources .qa-source", has_text="harbour-report.pdf").first
     image = card.locator("img.qa-page-image")
     image.wait_for(timeout=60_000)
-    assert "p. 2" in card.locator("summary").inner_text()
+    heading = card.locator(":scope > summary")
+    assert "p. 2" in heading.inner_text()
     assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 500
     narrow = image.bounding_box()["width"]
     card.locator(".qa-page-toggle summary").click()  # "open larger"
@@ -260,7 +261,7 @@ def test_browser_pdf_page_highlight_clickable_citation_docx_and_damaged_pdf(serv
 
     # [n] in the bubble opens and scrolls to its card; hovering it shows the cited sentence.
     number = card.get_attribute("id").removeprefix("qa-src-")
-    card.locator("summary").first.click()
+    heading.click()
     assert card.get_attribute("open") is None
     link = page.locator(f"#qa-chat .message.bot a.qa-ref[href='#qa-src-{number}']").last
     assert "1932" in link.get_attribute("title")
