@@ -12,6 +12,7 @@ from qa.text import (
     AMOUNT_WORDS,
     ASKS_AMOUNT,
     ASKS_WHEN,
+    ASKS_YES_NO,
     MARKER,
     TIME_WORDS,
     mentions,
@@ -19,18 +20,22 @@ from qa.text import (
     names,
     numbers,
     overlaps_time,
+    terms,
     time_spans,
     words,
 )
 
 
 def gives_what_was_asked(question: str, answer: str) -> bool:
-    """False when a "when" answer names no time, or a "how many/much" answer no amount.
+    """False when an answer only restates its question, a "when" answer names no time, or a "how many/much" none.
 
     "When did OpenAI achieve AGI? -- OpenAI achieved AGI [1]." restates a premise the passage only
-    raises as a condition; the judge may accept the sentence, but it answers nothing.
+    raises as a condition; the judge may accept the sentence, but it answers nothing. A yes/no
+    question is answered by restating it ("Does the deal give exclusivity? -- The deal gives exclusivity.").
     """
     answer = MARKER.sub("", answer)
+    if not ASKS_YES_NO.match(question) and set(terms(answer)) <= set(terms(question)):
+        return False
     said = set(words(answer))
     has_number = bool(numbers(answer))
     if ASKS_WHEN.match(question):

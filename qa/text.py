@@ -128,6 +128,9 @@ def overlaps_time(span: tuple[int, int], text: str) -> bool:
 
 # --- what a question asks for --------------------------------------------------------------------
 
+ASKS_YES_NO = re.compile(
+    r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b", re.I
+)
 ASKS_WHEN = re.compile(r"^\s*(?:when|(?:in |on )?(?:what|which) (?:year|month|day|date|decade|century))\b", re.I)
 ASKS_AMOUNT = re.compile(r"^\s*how (?:many|much)\b", re.I)
 AMOUNT_WORDS = frozenset({

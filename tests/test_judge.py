@@ -51,6 +51,10 @@ def test_a_number_or_name_the_passage_never_mentions_is_unsupported():
         ("How much did Google pay?", "Google joined the protocol [1].", False),
         ("How many companies joined?", "Two companies joined: SoftBank and Oracle [1].", True),
         ("Who leads OpenAI?", "Sam Altman leads OpenAI [1].", True),
+        ("What was discovered in the Wii version?", "The Wii version was discovered [1].", False),  # a restatement
+        ("What do enemies react to?", "Enemies react to noise [1].", True),
+        ("Does the deal give Microsoft exclusivity?", "The deal gives Microsoft exclusivity [1].", True),  # yes/no
+        ("Is the deal exclusive?", "No, it is not exclusive [2].", True),
     ],
 )
 def test_an_answer_must_give_the_kind_of_fact_asked_for(question, answer, gives):
