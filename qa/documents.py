@@ -169,7 +169,9 @@ def _read_docx(path: Path) -> _Read:
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
-    if path.read_bytes()[:4] == b"\xd0\xcf\x11\xe0":  # an OLE container: Word keeps encrypted files in one
+    with path.open("rb") as file:
+        magic = file.read(4)
+    if magic == b"\xd0\xcf\x11\xe0":  # an OLE container: Word keeps encrypted files in one
         raise DocumentError(f"{path}: the Word file is password-protected (or an old .doc); save an unprotected .docx")
     try:
         with zipfile.ZipFile(path) as archive:

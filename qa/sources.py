@@ -8,6 +8,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from qa.citations import cited_numbers
 from qa.documents import Document, read_document, source_path
 from qa.domain import Answer, Citation
 from qa.errors import DocumentError
@@ -63,13 +64,14 @@ def _card(answer: Answer, c: Citation, corpus_dir: Path, pages: bool) -> str:
     claims = _claims(answer, c)
     a, b = cited_sentence(c, claims)
     passage = html.escape(c.text[:a]) + f"<mark class='qa-cited'>{html.escape(c.text[a:b])}</mark>" + html.escape(c.text[b:])
-    doc = document(source_path(c.source, corpus_dir))
+    path = source_path(c.source, corpus_dir)
+    doc = document(path)
     before = after = page = ""
     if doc is not None and doc.text[c.start : c.end] == c.text:
         before = html.escape(doc.text[max(0, c.start - CONTEXT_CHARS) : c.start])
         after = html.escape(doc.text[c.end : c.end + CONTEXT_CHARS])
         if pages and c.page is not None:
-            page = _page_view(doc, c, c.start + a, c.start + b, corpus_dir)
+            page = _page_view(path, doc, c, c.start + a, c.start + b)
     cited_for = "".join(f"<li>{html.escape(without_markers(claim))}</li>" for claim in claims)
     where = f"p. {c.page}, characters {c.start}–{c.end}" if c.page is not None else f"characters {c.start}–{c.end}"
     return (
@@ -81,10 +83,10 @@ def _card(answer: Answer, c: Citation, corpus_dir: Path, pages: bool) -> str:
     )
 
 
-def _page_view(doc: Document, c: Citation, start: int, end: int, corpus_dir: Path) -> str:
+def _page_view(path: Path, doc: Document, c: Citation, start: int, end: int) -> str:
     """The cited page as an image with the cited sentence highlighted; a toggle shows it at full width."""
     first = doc.page_starts[c.page - 1]
-    png = page_image(source_path(c.source, corpus_dir), c.page, start - first, end - first)
+    png = page_image(path, c.page, start - first, end - first)
     if png is None:
         return ""
     data = base64.b64encode(png).decode()
@@ -130,9 +132,9 @@ def _linked_markers(answer: Answer, text: str) -> str:
         hover[c.number] = html.escape(" ".join(c.text[a:b].split()), quote=True)
 
     def link(match: re.Match) -> str:
-        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
         return "".join(
-            f"<a class='qa-ref' href='#qa-src-{n}' title='{hover[n]}'>[{n}]</a>" if n in hover else f"[{n}]" for n in numbers
+            f"<a class='qa-ref' href='#qa-src-{n}' title='{hover[n]}'>[{n}]</a>" if n in hover else f"[{n}]"
+            for n in cited_numbers(match.group(0))
         )
 
     return MARKER.sub(link, text)
