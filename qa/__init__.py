@@ -1,5 +1,6 @@
 """qa: answers from your documents, each claim tied to the passage that supports it."""
 
+import importlib as _importlib
 import os as _os
 
 # Models come from installed packages; nothing may reach for a hub or phone home.
@@ -10,8 +11,21 @@ _os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 _os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 _os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from qa.api import ask, ask_stream, info, ingest  # noqa: E402
-from qa.domain import Answer, Citation, Passage  # noqa: E402
-from qa.settings import Settings  # noqa: E402
+# Imported on first use: `qa --help` and `qa stop` should not pay for langchain and Chroma.
+_HOMES = {
+    "ask": "qa.api",
+    "ask_stream": "qa.api",
+    "info": "qa.api",
+    "ingest": "qa.api",
+    "Answer": "qa.domain",
+    "Citation": "qa.domain",
+    "Passage": "qa.domain",
+    "Settings": "qa.settings",
+}
+__all__ = sorted(_HOMES)
 
-__all__ = ["Answer", "Citation", "Passage", "Settings", "ask", "ask_stream", "info", "ingest"]
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(_importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

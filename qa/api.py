@@ -10,20 +10,38 @@ from qa.chain import History, Pipeline, clean_question
 from qa.domain import Answer
 from qa.embeddings import default_embeddings
 from qa.generators import describe, make_chat_model
-from qa.index import IngestReport, set_aside
+from qa.index import Index, IngestReport, set_aside
 from qa.settings import Settings, Verify
 
+_indexes: dict[Settings, Index] = {}
 _pipelines: dict[Settings, Pipeline] = {}
 _lock = threading.Lock()
 
 
-def pipeline(settings: Settings | None = None) -> Pipeline:
-    """The pipeline for these settings (default: from the environment), built once per process."""
+def index(settings: Settings | None = None) -> Index:
+    """The index for these settings, opened once per process; opening it loads no model."""
     settings = settings or Settings.from_env()
+    with _lock:
+        if settings not in _indexes:
+            _indexes[settings] = Index(settings, default_embeddings())
+        return _indexes[settings]
+
+
+def pipeline(settings: Settings | None = None) -> Pipeline:
+    """The pipeline for these settings (default: from the environment), built once per process.
+
+    The generator's weights load on its first answer, not here.
+    """
+    settings = settings or Settings.from_env()
+    store = index(settings)
     with _lock:
         if settings not in _pipelines:
             _pipelines[settings] = Pipeline(
-                settings, default_embeddings(), make_chat_model(settings), make_chat_model(settings, role="judge")
+                settings,
+                default_embeddings(),
+                make_chat_model(settings),
+                make_chat_model(settings, role="judge"),
+                index=store,
             )
         return _pipelines[settings]
 
@@ -70,23 +88,23 @@ def ingest(
     if rebuild:
         with _lock:
             _pipelines.pop(settings, None)
+            _indexes.pop(settings, None)
         previous = set_aside(settings)
-    p = pipeline(settings)
-    report = p.index.ingest([Path(x) for x in paths] if paths else [p.settings.corpus_dir])
+    report = index(settings).ingest([Path(x) for x in paths] if paths else [settings.corpus_dir])
     report.set_aside = previous
     return report
 
 
 def info(settings: Settings | None = None) -> dict:
     """What the pipeline is made of: corpus, index size, models and backend."""
-    p = pipeline(settings)
-    s = p.settings
+    s = settings or Settings.from_env()
+    store = index(s)
     return {
         "corpus_dir": str(s.corpus_dir),
         "index": s.chroma_url or str(s.index_dir),
         "collection": s.collection,
-        "chunks": p.index.count(),
-        "documents": p.index.documents(),
+        "chunks": store.count(),
+        "documents": store.documents(),
         "embeddings": "all-MiniLM-L6-v2 (packaged)",
         "generator": describe(s),
         "top_k": s.top_k,

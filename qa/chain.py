@@ -11,7 +11,7 @@ from langchain_core.language_models import BaseChatModel
 
 from qa.citations import best_matching_passage, cited_numbers, is_refusal, recite, resolve, split_sentences
 from qa.domain import Answer, Passage, Sentence
-from qa.errors import BackendError, QAError, QuestionError
+from qa.errors import BackendError, CorpusError, QAError, QuestionError
 from qa.followup import standalone_question
 from qa.generators import describe
 from qa.index import Index
@@ -64,9 +64,26 @@ class Pipeline:
         )
 
     def ensure_index(self) -> None:
-        """Build the index from the corpus directory when it is empty."""
-        if self.index.count() == 0 and self.settings.corpus_dir.is_dir():
-            self.index.ingest([self.settings.corpus_dir])
+        """Build the index from the corpus directory when it is empty; with nothing to index, say what to do.
+
+        An empty index would refuse every question, which hides the real cause from a new user.
+        """
+        corpus = self.settings.corpus_dir
+        if self.index.count() == 0 and corpus.is_dir():
+            self.index.ingest([corpus])
+        if self.index.count() == 0:
+            state = "has no documents" if corpus.is_dir() else "does not exist"
+            raise CorpusError(
+                f"nothing to answer from: the index is empty and the corpus folder {corpus} {state}; "
+                "add documents with `qa ingest PATH` or point QA_CORPUS_DIR at a folder of them"
+            )
+
+    def warm(self) -> None:
+        """Load the models and cache their fixed prompt prefixes, so the first real question pays no start-up."""
+        passage = Passage("warm-up", "The harbour opened in 1901.", "warm-up", "Warm-up", 0, 27, score=1.0)
+        with self._backend_errors():
+            self.chat_model.invoke(answer_messages("When did the harbour open?", [passage]))
+            self.judge.answers_question("When did the harbour open?", [passage.text])
 
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
         retriever = self.retriever if top_k is None else self.retriever.model_copy(update={"k": top_k})
@@ -87,7 +104,7 @@ class Pipeline:
         The streamed text is the generator's draft; the Answer is final (verified, cleaned, or a refusal).
         With `history` (earlier question, answer pairs) a follow-up is first rewritten to stand alone.
         """
-        verify = verify or self.settings.verify
+        verify = self.settings.with_(verify=verify, top_k=top_k).verify  # per-call values are checked like settings
         started = time.perf_counter()
         question = clean_question(question)
         if history:

@@ -70,17 +70,32 @@ def ask(
     top_k: Annotated[Optional[int], typer.Option(help="Passages to retrieve (QA_TOP_K).")] = None,
     verify: Annotated[Optional[str], typer.Option(help="drop, mark or off (QA_VERIFY).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    server: Annotated[
+        bool, typer.Option(help="Hand the question to a running `qa serve` with the same settings, if there is one.")
+    ] = True,
 ) -> None:
     """Answer a question with cited passages, or refuse when the documents do not say."""
     try:
-        settings = _settings(ctx).with_(verify=verify)
-        answer = qa.ask(question, top_k=top_k, settings=settings)
+        settings = _settings(ctx).with_(verify=verify, top_k=top_k)  # bad values fail here, before any handoff
+        answer = _ask_server(_settings(ctx), question, top_k, verify) if server else None
+        if answer is None:
+            answer = qa.ask(question, top_k=top_k, settings=settings)
     except QAError as e:
         _fail(e)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print_answer(answer, settings.judge_threshold)
+
+
+def _ask_server(settings: Settings, question: str, top_k: int | None, verify: str | None) -> Answer | None:
+    from qa.handoff import ServerUnavailable, ask_server
+
+    try:
+        return ask_server(settings, question, top_k=top_k, verify=verify)
+    except ServerUnavailable as e:
+        err.print(f"[dim]{escape(str(e))}; answering here[/]")
+        return None
 
 
 @app.command()
@@ -186,10 +201,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the UI to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
 ) -> None:
-    """Start the chat UI (Gradio) on http://HOST:PORT."""
+    """Start the chat UI (Gradio) on http://HOST:PORT; `qa ask` in a shell then answers through it, warm."""
     from qa.ui import serve as serve_ui
 
     try:
         serve_ui(_settings(ctx), host=host, port=port)
     except QAError as e:
         _fail(e)
+
+
+@app.command()
+def stop(ctx: typer.Context) -> None:
+    """Stop the `qa serve` running with these settings."""
+    from qa.handoff import stop_server
+
+    record = stop_server(_settings(ctx))
+    if record is None:
+        err.print("no qa serve is running with these settings")
+        raise typer.Exit(1)
+    out.print(f"stopped qa serve (process {record.pid})")

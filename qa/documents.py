@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zipfile
 from bisect import bisect_right
@@ -63,8 +64,11 @@ def source_name(path: Path, root: Path | None = None) -> str:
     Never relative to the working directory, so every process names the same file the same way.
     """
     resolved = Path(path).resolve()
-    if root is not None and resolved.is_relative_to(root.resolve()):
-        return resolved.relative_to(root.resolve()).as_posix()
+    if root is not None:
+        # Lexically first: a file linked into the corpus folder (the packaged seed article) is named there.
+        for inside, folder in ((Path(os.path.abspath(path)), Path(os.path.abspath(root))), (resolved, root.resolve())):
+            if inside.is_relative_to(folder):
+                return inside.relative_to(folder).as_posix()
     return resolved.as_posix()
 
 

@@ -71,6 +71,10 @@ class Sentence:
     cited: tuple[int, ...]
     support: float | None = None
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Sentence:
+        return cls(data["text"], tuple(data["cited"]), data["support"])
+
 
 @dataclass
 class Answer:
@@ -94,6 +98,22 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Answer:
+        """The Answer `to_dict` gave (after a JSON round trip: lists for tuples)."""
+        return cls(
+            question=data["question"],
+            text=data["text"],
+            citations=[Citation(**c) for c in data["citations"]],
+            passages=[Passage(**p) for p in data["passages"]],
+            refused=data["refused"],
+            timings=data["timings"],
+            sentences=[Sentence.from_dict(d) for d in data["sentences"]],
+            dropped=[Sentence.from_dict(d) for d in data["dropped"]],
+            confidence=data["confidence"],
+            signals=None if data["signals"] is None else Signals(**data["signals"]),
+        )
 
     def __str__(self) -> str:
         lines = [self.text if self.confidence is None else f"{self.text} (confidence {self.confidence:.2f})"]

@@ -17,18 +17,23 @@ class MiniLMEmbeddings(Embeddings):
 
     # Small batches: encode pads each batch to its longest text, and chunks vary in length.
     def __init__(self, batch_size: int = 16):
-        from sentence_transformers import SentenceTransformer
-
-        self._model = SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
+        self._model = None  # loaded on the first text to embed: `qa info` and a re-ingest of unchanged files need none
         self._batch_size = batch_size
         # sentence-transformers' encode is not documented as thread-safe; the UI and tests call from threads.
         self._lock = threading.Lock()
         self._cached_query = lru_cache(maxsize=1024)(self._embed_one)
         self._precision = _bfloat16 if _cpu_has_bfloat16() else contextlib.nullcontext
 
+    def _loaded(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
+        return self._model
+
     def _encode(self, texts: list[str]) -> list[list[float]]:
         with self._lock, self._precision():
-            vectors = self._model.encode(
+            vectors = self._loaded().encode(
                 texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
             )
         return vectors.tolist()

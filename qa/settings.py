@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -15,18 +15,35 @@ Verify = Literal["drop", "mark", "off"]
 VERIFY_MODES: tuple[str, ...] = ("drop", "mark", "off")
 
 
+# A project folder (the working directory holds `corpus/` or `.qa/`) keeps its documents and index there;
+# anywhere else the index lives in the user's data directory and the seed article shipped with the
+# package is the corpus, so `qa ask` works from any folder after `pip install`.
+PROJECT_CORPUS = Path("corpus")
+PROJECT_STATE = Path(".qa")
+SEED_CORPUS = Path(__file__).parent / "seed"
+
 
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qa"
+
+
+def _default_corpus_dir() -> Path:
+    return PROJECT_CORPUS if PROJECT_CORPUS.is_dir() else SEED_CORPUS
+
+
+def _default_state_dir() -> Path:
+    if PROJECT_CORPUS.is_dir() or PROJECT_STATE.is_dir():
+        return PROJECT_STATE
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "qa"
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything that can be configured. Each field `x` is read from `QA_X`."""
 
-    corpus_dir: Path = Path("corpus")
-    index_dir: Path = Path(".qa/index")
-    cache_dir: Path = _default_cache_dir()
+    corpus_dir: Path = field(default_factory=_default_corpus_dir)
+    index_dir: Path = field(default_factory=lambda: _default_state_dir() / "index")
+    cache_dir: Path = field(default_factory=_default_cache_dir)
     collection: str = "qa-corpus"
     # A Chroma server (http://host:port) instead of the embedded persistent index.
     chroma_url: str | None = None
@@ -65,7 +82,7 @@ class Settings:
 
     # The UI: "user:password" turns on a login; likes and dislikes are appended to the feedback file.
     ui_auth: str | None = None
-    feedback_file: Path = Path(".qa/feedback.jsonl")
+    feedback_file: Path = field(default_factory=lambda: _default_state_dir() / "feedback.jsonl")
 
     openai_base_url: str | None = None
     openai_model: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -12,11 +13,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa.api import pipeline
+from qa.api import ask, pipeline
+from qa.chain import Pipeline
 from qa.documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, read_document
 from qa.domain import Answer
-from qa.errors import DocumentError, QAError
+from qa.errors import CorpusError, DocumentError, QAError
 from qa.generators import describe
+from qa.handoff import HandoffServer
 from qa.settings import Settings
 from qa.sources import answer_markdown, render_sources
 
@@ -122,7 +125,8 @@ def _corpus_errors_shown(handler):
 def build(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
     p = pipeline(settings)
-    p.ensure_index()
+    with contextlib.suppress(CorpusError):
+        p.ensure_index()  # an empty corpus is fine here: documents can be added in the Corpus tab
 
     def respond(message: str, history: list[dict], top_k: int, verify: str, answers: dict):
         history = list(history or [])
@@ -245,13 +249,22 @@ def build(settings: Settings | None = None) -> gr.Blocks:
     return demo
 
 
+def _warm(p: Pipeline) -> None:
+    with contextlib.suppress(QAError):  # a broken model is reported on the first question, where it can be shown
+        p.warm()
+
+
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
     settings = settings or Settings.from_env()
     demo = build(settings)
     # llama.cpp is not thread-safe: one generation at a time, the rest wait in Gradio's queue.
     demo.queue(default_concurrency_limit=1)
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
-    demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, head=HEAD, show_error=True)
+    if settings.backend == "local":  # the models load while the page opens, not on the first question
+        threading.Thread(target=_warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()
+    # `qa ask` in a shell hands its questions to this process (loopback only), so they skip the model start.
+    with HandoffServer(settings, functools.partial(ask, settings=settings)):
+        demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, head=HEAD, show_error=True)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ Questions, references and gold passages live in eval/dataset.jsonl, shared with 
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,24 +64,37 @@ def test_every_citation_span_points_into_its_source(real_settings):
     assert {"retrieve_s", "generate_s", "total_s"} <= set(answer.timings)
 
 
-def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`qa ARGS` in a fresh process, with the user's data directory (a per-user index) inside `cwd`."""
+    env = {**os.environ, "XDG_DATA_HOME": str(cwd / "xdg-data"), **env}
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
 
-def test_cli_answers_2030_with_the_passage_and_refuses_nvidia(tmp_path):
-    (tmp_path / "corpus").symlink_to(ROOT / "corpus")
+def test_cli_answers_2030_from_any_folder_with_the_passage_and_refuses_nvidia(tmp_path):
+    # An empty folder: no corpus/ and no .qa/, so the packaged seed article is the corpus and the index
+    # is built in the user's data directory.
     result = run_cli("ask", "Until when will the core partnership continue?", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2030" in result.stdout and "[1]" in result.stdout
     assert "core partnership will continue until" in " ".join(result.stdout.split())
     assert "microsoft-openai-partnership.md:1330-1545" in result.stdout
     assert re.search(r"^confidence 0\.\d\d$", result.stdout, re.M), result.stdout
+    assert (tmp_path / "xdg-data" / "qa" / "index").is_dir() and not (tmp_path / ".qa").exists()
 
     result = run_cli("ask", "Who is the CEO of Nvidia?", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["refused"] is True and answer["citations"] == []
     assert "confidence" in answer and "signals" in answer
+
+
+def test_cli_with_nothing_to_answer_from_exits_non_zero_with_a_one_line_hint(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for corpus in ("empty", "missing"):
+        result = run_cli("ask", "Until when?", cwd=tmp_path, QA_CORPUS_DIR=str(tmp_path / corpus))
+        assert result.returncode == 2 and result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith("error: nothing to answer from") and "qa ingest PATH" in line and "QA_CORPUS_DIR" in line
 
 
 def test_cli_reports_bad_input_in_one_line_without_a_traceback(tmp_path):

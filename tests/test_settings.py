@@ -5,15 +5,27 @@ from pathlib import Path
 import pytest
 
 from qa.errors import SettingsError
-from qa.settings import Settings
+from qa.settings import SEED_CORPUS, Settings
 
 
-def test_defaults_run_locally_on_the_project_corpus():
+def test_defaults_run_locally_on_the_project_corpus(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus").mkdir()
     s = Settings.from_env({})
     assert s.backend == "local"
-    assert s.corpus_dir == Path("corpus")
+    assert (s.corpus_dir, s.index_dir, s.feedback_file) == (Path("corpus"), Path(".qa/index"), Path(".qa/feedback.jsonl"))
     assert s.chroma_url is None
     assert s.verify == "drop"
+
+
+def test_outside_a_project_folder_the_packaged_article_and_the_user_data_folder_are_used(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    s = Settings.from_env({})
+    assert s.corpus_dir == SEED_CORPUS and [f.name for f in SEED_CORPUS.iterdir()] == ["microsoft-openai-partnership.md"]
+    assert s.index_dir == tmp_path / "data" / "qa" / "index"
+    (tmp_path / ".qa").mkdir()  # a folder holding an index of its own is a project folder
+    assert Settings.from_env({}).index_dir == Path(".qa/index")
 
 
 def test_environment_values_are_parsed_to_their_types():

@@ -1,0 +1,34 @@
+"""Each command loads only what it needs: `qa --help` no library of models or stores, `qa info` no model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from qa.index import Index
+
+HEAVY = ("torch", "sentence_transformers", "langchain_core", "chromadb", "gradio", "llama_cpp")
+
+
+def _run(code: str, **env: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    loaded = _run(f"import sys, qa.cli; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    assert loaded == "[]"
+
+
+def test_info_opens_the_index_without_loading_a_model(settings, embeddings):
+    chunks = Index(settings, embeddings).ingest([settings.corpus_dir]).chunks_written
+    code = (
+        "import sys, qa.api, qa.embeddings\n"
+        "qa.api.make_chat_model = None  # building a pipeline would call it and fail\n"
+        "details = qa.api.info()\n"
+        "print(details['chunks'], qa.embeddings.default_embeddings()._model is None, 'llama_cpp' in sys.modules)"
+    )
+    out = _run(code, QA_CORPUS_DIR=str(settings.corpus_dir), QA_INDEX_DIR=str(settings.index_dir))
+    assert out == f"{chunks} True False"
