@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -17,24 +19,81 @@ from qa.evaluation.metrics import percentile
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cold_start() -> dict:
-    """Fresh interpreter: import, load both models and open the index; then one first answer from the CLI."""
+# A fresh interpreter times each step of a first answer, with the peak resident memory after it.
+_STEPS = """
+import json, time
+t = time.perf_counter(); steps = {}
+def step(name):
+    global t
+    hwm = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+    steps[name] = {"s": time.perf_counter() - t, "peak_mb": hwm}; t = time.perf_counter()
+import qa.api, qa.chain; step("imports")
+p = qa.api.pipeline(); p.index.count(); step("open_index")
+p.retrieve("Until when will the core partnership continue?"); step("load_embeddings")
+p.chat_model.llama; step("load_answer_model")
+p.judge.chat_model.llama; step("load_judge_model")
+p.ask("Until when will the core partnership continue?"); step("first_answer")
+print(json.dumps(steps))
+"""
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of one process (its own accounting, from wait4)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited with {proc.returncode}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def command_line(runs: int = 3, warm_questions: int = 10) -> dict:
+    """`qa` as a shell user meets it: --help, info, and ask in fresh processes, without and with a `qa serve`."""
+    from qa.evaluation.data import load_questions
+
+    questions = [q.question for q in load_questions(ROOT / "eval" / "dataset.jsonl")]
+    results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        code = (
-            "import time; t=time.perf_counter(); from pathlib import Path; from qa.api import pipeline; "
-            "from qa.settings import Settings; "
-            f"p=pipeline(Settings.from_env(index_dir=Path('{tmp}/index'))); p.ensure_index(); "
-            "p.chat_model.llama; p.judge.chat_model.llama; print(time.perf_counter()-t)"
+        env = {**os.environ, "QA_INDEX_DIR": f"{tmp}/index", "QA_CORPUS_DIR": str(ROOT / "corpus")}
+        qa = [sys.executable, "-m", "qa"]
+        _run([*qa, "ingest"], env)
+        steps = subprocess.run([sys.executable, "-c", _STEPS], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        for name, step in json.loads(steps.stdout.strip().splitlines()[-1]).items():
+            results[f"cold_{name}_s"] = step["s"]
+            results[f"cold_{name}_peak_mb"] = step["peak_mb"]
+        for name, args in (("help", ["--help"]), ("info", ["info"])):
+            runs_ = [_run([*qa, *args], env) for _ in range(runs)]
+            results[f"cli_{name}_p50_s"] = statistics.median(w for w, _ in runs_)
+        cold = [_run([*qa, "ask", "--no-server", q], env) for q in questions[1 : runs + 1]]
+        results["cli_ask_cold_p50_s"] = statistics.median(w for w, _ in cold)
+        results["cli_ask_cold_peak_mb"] = max(m for _, m in cold)
+
+        server = subprocess.Popen(
+            [*qa, "serve", "--port", str(_free_port())], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-        load = float(out.stdout.strip().splitlines()[-1])
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "qa", "--index-dir", f"{tmp}/index", "ask", "Until when will the core partnership continue?"],
-            cwd=ROOT, capture_output=True, check=True,
-        )
-        first_answer = time.perf_counter() - started
-    return {"cold_start_s": load, "first_answer_cold_cli_s": first_answer}
+        try:
+            from qa.handoff import read_record
+            from qa.settings import Settings
+
+            settings = Settings.from_env(env)
+            deadline = time.time() + 300
+            while read_record(settings) is None and time.time() < deadline:
+                time.sleep(0.5)
+            _run([*qa, "ask", questions[0]], env)  # waits for the server's warm-up
+            warm = [_run([*qa, "ask", q], env) for q in questions[runs + 1 : runs + 1 + warm_questions]]
+        finally:
+            server.terminate()
+            server.wait(30)
+        results["cli_ask_warm_p50_s"] = statistics.median(w for w, _ in warm)
+        results["cli_ask_warm_peak_mb"] = max(m for _, m in warm)
+    return results
 
 
 def pydoc_corpus(folder: Path) -> int:

@@ -180,3 +180,45 @@ def test_a_thousand_page_pdf_ingests_with_each_chunk_on_its_page(fast_index, cor
     assert {c.page for c in chunks} == set(range(1, 1001))
     for c in chunks:
         assert text[c.start : c.end] == c.text and " ".join(c.text.split()) in " ".join(pages[c.page - 1])
+
+
+def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_whole(fast_index, corpus, settings, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    long = _long_document(corpus, words=120_000)
+    fast_index.ingest([corpus])
+    before = {c.id for c in fast_index.chunks("long.txt")}
+    stored_before = fast_index.store._collection.count()
+    long.write_text(long.read_text().replace("number 7.", "number seven."))
+
+    script = tmp_path / "ingest.py"
+    script.write_text(
+        "import sys\nfrom pathlib import Path\n"
+        "from langchain_core.embeddings import DeterministicFakeEmbedding\n"
+        "from qa.index import Index\nfrom qa.settings import Settings\n"
+        f"settings = Settings(corpus_dir=Path({str(corpus)!r}), index_dir=Path({str(settings.index_dir)!r}), chunk_size=50)\n"
+        "Index(settings, DeterministicFakeEmbedding(size=16)).ingest([settings.corpus_dir])\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    # Killed once part of the new version is stored, before the record switches to it.
+    while fast_index.store._collection.count() <= stored_before and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+
+    survivor = Index(settings.with_(chunk_size=50), fast_index.store.embeddings)
+    assert survivor.store._collection.count() > stored_before  # part of the new version is in the store ...
+    assert {c.id for c in survivor.chunks("long.txt")} == before  # ... and readers see only the old one, whole
+    assert not any("number seven." in c.text for c in survivor.chunks())
+
+    report = survivor.ingest([corpus])
+    assert report.updated == ["long.txt"]
+    text = long.read_text()
+    after = survivor.chunks("long.txt")
+    assert any("number seven." in c.text for c in after) and all(text[c.start : c.end] == c.text for c in after)
+    assert survivor.store._collection.count() == sum(d["chunks"] for d in survivor.documents().values())
