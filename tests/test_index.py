@@ -188,7 +188,7 @@ def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_who
     import sys
     import time
 
-    long = _long_document(corpus, words=120_000)
+    long = _long_document(corpus)
     fast_index.ingest([corpus])
     before = {c.id for c in fast_index.chunks("long.txt")}
     stored_before = fast_index.store._collection.count()
