@@ -200,12 +200,15 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the UI to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
+    allow_anonymous: Annotated[
+        bool, typer.Option(help="Serve beyond this machine without a login (QA_UI_AUTH): anyone reaching the port may use it.")
+    ] = False,
 ) -> None:
     """Start the chat UI (Gradio) on http://HOST:PORT; `qa ask` in a shell then answers through it, warm."""
     from qa.ui import serve as serve_ui
 
     try:
-        serve_ui(_settings(ctx), host=host, port=port)
+        serve_ui(_settings(ctx), host=host, port=port, allow_anonymous=allow_anonymous)
     except QAError as e:
         _fail(e)
 

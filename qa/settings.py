@@ -82,6 +82,10 @@ class Settings:
 
     # The UI: "user:password" turns on a login; likes and dislikes are appended to the feedback file.
     ui_auth: str | None = None
+    # A shared deployment: the Corpus tab lists documents but offers no upload, re-index or removal.
+    ui_read_only: bool = False
+    # Files one client (address, or user with a login) may upload per minute; more are refused at once.
+    ui_uploads_per_minute: int = 20
     feedback_file: Path = field(default_factory=lambda: _default_state_dir() / "feedback.jsonl")
 
     openai_base_url: str | None = None
@@ -128,6 +132,8 @@ class Settings:
             raise SettingsError(f"QA_SCORE_MARGIN is a cosine difference in [0, 2], not {self.score_margin}")
         if not -1.0 <= self.min_score <= 1.0:
             raise SettingsError(f"QA_MIN_SCORE is a cosine similarity in [-1, 1], not {self.min_score}")
+        if self.ui_uploads_per_minute < 1:
+            raise SettingsError(f"QA_UI_UPLOADS_PER_MINUTE must be at least 1, not {self.ui_uploads_per_minute}")
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise SettingsError("QA_UI_AUTH must look like user:password")
         if self.backend == "openai" and not (self.openai_base_url and self.openai_model):
@@ -135,6 +141,9 @@ class Settings:
         if self.backend == "azure" and not (self.azure_endpoint and self.azure_deployment):
             raise SettingsError("the azure backend needs QA_AZURE_ENDPOINT and QA_AZURE_DEPLOYMENT")
         return self
+
+
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _parse(name: str, type_: str, raw: str):
@@ -146,6 +155,8 @@ def _parse(name: str, type_: str, raw: str):
             return float(raw)
         if kind == "Path":
             return Path(raw).expanduser()
-    except ValueError:
+        if kind == "bool":
+            return _BOOLEANS[raw.strip().lower()]
+    except (ValueError, KeyError):
         raise SettingsError(f"QA_{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import json
+import math
 import re
 import shutil
 import threading
@@ -17,9 +19,10 @@ from qa.api import ask, pipeline
 from qa.chain import Pipeline
 from qa.documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, read_document
 from qa.domain import Answer
-from qa.errors import CorpusError, DocumentError, QAError
+from qa.errors import CorpusError, DocumentError, QAError, SettingsError
 from qa.generators import describe
 from qa.handoff import HandoffServer
+from qa.ratelimit import RateLimit
 from qa.settings import Settings
 from qa.sources import answer_markdown, render_sources
 
@@ -174,10 +177,17 @@ def build(settings: Settings | None = None) -> gr.Blocks:
     def documents_choices():
         return gr.update(choices=list(p.index.documents()), value=None)
 
+    uploads = RateLimit(settings.ui_uploads_per_minute)
+
     @_corpus_errors_shown
-    def upload(files, progress=gr.Progress()):
+    def upload(files, request: gr.Request, progress=gr.Progress()):
         if not files:
             return "Choose one or more files first.", documents_table(), documents_choices()
+        wait = uploads.take(request.username or getattr(request.client, "host", "unknown"), len(files))
+        if wait:
+            limit = settings.ui_uploads_per_minute
+            when = "" if math.isinf(wait) else f"; try again in {math.ceil(wait)} s"
+            return f"❌ Too many uploads: at most {limit} files a minute{when}.", documents_table(), documents_choices()
         saved, errors = add_uploads(settings, [f if isinstance(f, str) else f.name for f in files])
         report = p.index.ingest(saved, progress=lambda i, n, name: progress((i, n), desc=f"indexing {name}")) if saved else None
         lines = [f"✅ added {name}" for name in (report.added + report.updated if report else [])]
@@ -227,14 +237,21 @@ def build(settings: Settings | None = None) -> gr.Blocks:
                     sources = gr.HTML(elem_id="qa-sources")
         with gr.Tab("Corpus"):
             docs = gr.Dataframe(headers=["document", "title", "chunks"], value=documents_table, interactive=False, elem_id="qa-docs")
-            files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Add documents", elem_id="qa-upload")
-            with gr.Row():
-                add = gr.Button("Add to corpus", variant="primary", elem_id="qa-add")
-                rebuild = gr.Button("Re-index corpus folder", elem_id="qa-reindex")
-            with gr.Row():
-                choice = gr.Dropdown(choices=list(p.index.documents()), label="Document", elem_id="qa-remove-choice")
-                drop = gr.Button("Remove document", variant="stop", elem_id="qa-remove")
-            status = gr.Markdown(elem_id="qa-corpus-status")
+            if settings.ui_read_only:
+                # Not hidden but never built: a hidden button's handler could still be called through the API.
+                gr.Markdown("This deployment is read-only: its operator manages the documents.", elem_id="qa-read-only")
+            else:
+                files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Add documents", elem_id="qa-upload")
+                with gr.Row():
+                    add = gr.Button("Add to corpus", variant="primary", elem_id="qa-add")
+                    rebuild = gr.Button("Re-index corpus folder", elem_id="qa-reindex")
+                with gr.Row():
+                    choice = gr.Dropdown(choices=list(p.index.documents()), label="Document", elem_id="qa-remove-choice")
+                    drop = gr.Button("Remove document", variant="stop", elem_id="qa-remove")
+                status = gr.Markdown(elem_id="qa-corpus-status")
+                add.click(upload, [files], [status, docs, choice])
+                rebuild.click(reindex, None, [status, docs, choice])
+                drop.click(remove, [choice], [status, docs, choice])
         with gr.Tab("Settings"):
             top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Passages retrieved")
             verify = gr.Radio(["drop", "mark", "off"], value=settings.verify, label="Verification of each sentence")
@@ -243,9 +260,6 @@ def build(settings: Settings | None = None) -> gr.Blocks:
         gr.on([box.submit, send.click], respond, [box, chat, top_k, verify, answers], [chat, sources, answers, box], api_name="ask")
         clear.click(lambda: ([], "", {}), None, [chat, sources, answers])
         chat.like(feedback, [answers], None)
-        add.click(upload, [files], [status, docs, choice])
-        rebuild.click(reindex, None, [status, docs, choice])
-        drop.click(remove, [choice], [status, docs, choice])
     return demo
 
 
@@ -254,8 +268,28 @@ def _warm(p: Pipeline) -> None:
         p.warm()
 
 
-def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
+def check_exposure(host: str, settings: Settings, allow_anonymous: bool = False) -> None:
+    """Refuse to serve beyond this machine without a login, unless told to: anyone could change the corpus."""
+    if allow_anonymous or settings.ui_auth or is_loopback(host):
+        return
+    raise SettingsError(
+        f"refusing to serve on {host} without a login: anyone who can reach the port could ask, upload and "
+        "remove documents; set QA_UI_AUTH=user:password, or pass --allow-anonymous (QA_UI_READ_ONLY=1 keeps the corpus fixed)"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
+
+
+def serve(
+    settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, allow_anonymous: bool = False
+) -> None:
     settings = settings or Settings.from_env()
+    check_exposure(host, settings, allow_anonymous)
     demo = build(settings)
     # llama.cpp is not thread-safe: one generation at a time, the rest wait in Gradio's queue.
     demo.queue(default_concurrency_limit=1)
