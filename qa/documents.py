@@ -9,6 +9,7 @@ import zipfile
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -35,8 +36,9 @@ class Document:
     # Where each page begins in `text` (PDF pages, in order); empty for formats without pages.
     page_starts: tuple[int, ...] = ()
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        # Cached: every chunk's id includes it, and hashing a 50 MB text per chunk made ingest quadratic.
         return hashlib.sha256(self.text.encode()).hexdigest()
 
     def page_at(self, offset: int) -> int | None:

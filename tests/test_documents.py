@@ -1,5 +1,6 @@
 """Reading documents and chunking them: every chunk's span maps back to the exact source text."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,18 @@ def test_a_docx_that_unpacks_past_the_limit_is_refused(tmp_path: Path, monkeypat
     monkeypatch.setattr(qa.documents, "MAX_UNPACKED_BYTES", 1000)
     with pytest.raises(DocumentError, match="unpacks to"):
         read_document(path)
+
+
+def test_a_long_document_is_hashed_once_not_once_per_chunk(monkeypatch):
+    # Every chunk id includes the document's digest; computing it per chunk made a 50 MB text take hours.
+    doc = Document("long.txt", "Long", "A sentence of the long text.\n\n" * 100_000)
+    real, whole_text_hashed = hashlib.sha256, []
+
+    def counting(data: bytes = b""):
+        if len(data) >= len(doc.text):
+            whole_text_hashed.append(1)
+        return real(data)
+
+    monkeypatch.setattr(hashlib, "sha256", counting)
+    chunks = chunk_document(doc, 320)
+    assert len(chunks) > 5_000 and len(whole_text_hashed) == 1
