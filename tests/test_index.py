@@ -132,16 +132,20 @@ def test_a_write_that_stops_midway_leaves_the_previous_version_whole(fast_index,
         fast_index.ingest([corpus])
     collection.upsert = real_upsert
     assert sum(calls[:2]) > 0, "the new version was partly written before the failure"
-    assert {c.id for c in fast_index.chunks("long.txt")} == before  # readers still see the old version, whole
-    assert not any("number seven." in c.text for c in fast_index.chunks())
+    _old_version_whole_then_the_new_one_complete(fast_index, corpus, before)
 
-    report = fast_index.ingest([corpus])
+
+def _old_version_whole_then_the_new_one_complete(index: Index, corpus: Path, before: set[str]) -> None:
+    """Readers see long.txt's old version whole; the next ingest brings the new one and leaves nothing behind."""
+    assert {c.id for c in index.chunks("long.txt")} == before
+    assert not any("number seven." in c.text for c in index.chunks())
+    report = index.ingest([corpus])
     assert report.updated == ["long.txt"]
-    text = long.read_text()
-    after = fast_index.chunks("long.txt")
+    text = (corpus / "long.txt").read_text()
+    after = index.chunks("long.txt")
     assert any("number seven." in c.text for c in after) and all(text[c.start : c.end] == c.text for c in after)
     # Nothing of the interrupted write or the old version is left behind in the store.
-    assert collection.count() == sum(d["chunks"] for d in fast_index.documents().values())
+    assert index.store._collection.count() == sum(d["chunks"] for d in index.documents().values())
 
 
 def test_a_new_document_whose_write_stops_midway_is_not_visible(fast_index, corpus):
@@ -212,13 +216,5 @@ def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_who
     assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
 
     survivor = Index(settings.with_(chunk_size=50), fast_index.store.embeddings)
-    assert survivor.store._collection.count() > stored_before  # part of the new version is in the store ...
-    assert {c.id for c in survivor.chunks("long.txt")} == before  # ... and readers see only the old one, whole
-    assert not any("number seven." in c.text for c in survivor.chunks())
-
-    report = survivor.ingest([corpus])
-    assert report.updated == ["long.txt"]
-    text = long.read_text()
-    after = survivor.chunks("long.txt")
-    assert any("number seven." in c.text for c in after) and all(text[c.start : c.end] == c.text for c in after)
-    assert survivor.store._collection.count() == sum(d["chunks"] for d in survivor.documents().values())
+    assert survivor.store._collection.count() > stored_before  # part of the new version is in the store
+    _old_version_whole_then_the_new_one_complete(survivor, corpus, before)
