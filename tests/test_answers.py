@@ -131,3 +131,21 @@ def test_a_pdf_answer_cites_its_page_and_an_exact_span(mixed_corpus, tmp_path):
     result = run_cli("--corpus-dir", str(mixed_corpus), "--index-dir", str(tmp_path / "index"),
                      "ask", "When did the Harbour Bridge open to traffic?", cwd=tmp_path)
     assert result.returncode == 0 and "harbour-report.pdf" in result.stdout and "p. 2" in result.stdout, result.stdout
+
+
+def test_a_thousand_page_pdf_beside_the_article_is_answered_with_its_page(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / ARTICLE.name).write_text(ARTICLE.read_text())
+    pages = [[f"Page {n} of the ledger records shipment {n * 7} of the harbour board."] for n in range(1, 1001)]
+    pages[616] = ["The lighthouse keeper Ines Valdivia signed the storm report of the harbour board."]
+    (corpus / "ledger.pdf").write_bytes(make_pdf(pages, "Harbour ledger"))
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index")
+
+    answer = ask("Who signed the storm report of the harbour board?", settings=settings)
+    assert not answer.refused and "Ines Valdivia" in answer.text, answer.text
+    [citation] = answer.citations
+    assert (citation.source, citation.page) == ("ledger.pdf", 617)
+    assert read_document(corpus / "ledger.pdf").text[citation.start : citation.end] == citation.text
+    answer = ask("Until when will the core partnership continue?", settings=settings)
+    assert "2030" in answer.text and {c.source for c in answer.citations} == {ARTICLE.name}
