@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ from qa.text import what_is_asked
 
 MAX_QUESTION_CHARS = 2000
 History = Sequence[tuple[str, str]]
+
+log = logging.getLogger("qa")
 
 
 
@@ -70,6 +73,8 @@ class Pipeline:
         """
         corpus = self.settings.corpus_dir
         if self.index.count() == 0 and corpus.is_dir():
+            if any(corpus.iterdir()):  # a big corpus takes a while: say why the first answer waits
+                log.info("indexing %s first: the index is empty (`qa ingest` does this ahead of time)", corpus)
             self.index.ingest([corpus])
         if self.index.count() == 0:
             state = "has no documents" if corpus.is_dir() else "does not exist"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -38,6 +39,17 @@ def main(
     except QAError as e:
         _fail(e)
     ctx.obj = {"settings": settings}
+    log = logging.getLogger("qa")
+    if not any(isinstance(h, _Notes) for h in log.handlers):
+        log.addHandler(_Notes())
+        log.setLevel(logging.INFO)
+
+
+class _Notes(logging.Handler):
+    """What qa does on its own (building an empty index before answering), said on stderr, dimmed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(escape(record.getMessage()), style="dim", highlight=False)
 
 
 def _fail(error: Exception) -> None:

@@ -80,6 +80,7 @@ def test_cli_answers_2030_from_any_folder_with_the_passage_and_refuses_nvidia(tm
     assert "microsoft-openai-partnership.md:1330-1545" in result.stdout
     assert re.search(r"^confidence 0\.\d\d$", result.stdout, re.M), result.stdout
     assert (tmp_path / "xdg-data" / "qa" / "index").is_dir() and not (tmp_path / ".qa").exists()
+    assert result.stderr.startswith("indexing ") and "the index is empty" in result.stderr  # why the first answer waits
 
     result = run_cli("ask", "Who is the CEO of Nvidia?", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
