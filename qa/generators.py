@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from qa import prompt_state
 from qa.model_files import generator_model_path
 from qa.settings import Settings
 
@@ -36,7 +37,11 @@ class LlamaCppChat(BaseChatModel):
     n_threads: int | None = None
     max_tokens: int = 256
     temperature: float = 0.0
+    # Where the evaluated prompt is kept between processes (see qa.prompt_state); None keeps nothing.
+    state_dir: Path | None = None
+    role: str = "answer"
     _llama: Any = PrivateAttr(default=None)
+    _state_file: Path | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _formatter: Any = PrivateAttr(default=None)
     _yes_no: tuple[list[int], list[int]] = PrivateAttr(default=((), ()))
@@ -60,7 +65,16 @@ class LlamaCppChat(BaseChatModel):
             )
             # Freed before interpreter teardown, when llama.cpp's own finaliser would find its library gone.
             atexit.register(self._llama.close)
+            if self.state_dir is not None:
+                self._state_file = prompt_state.state_path(self.state_dir, self.model_path, self.n_ctx, self.role)
+                prompt_state.load(self._llama, self._state_file)
         return self._llama
+
+    def _keep_state(self) -> None:
+        """After the process's first call, save the evaluated prompt for the next process (the lock is held)."""
+        if self._state_file is not None:
+            prompt_state.save(self._llama, self._state_file)
+            self._state_file = None
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict:
         request = {
@@ -83,6 +97,7 @@ class LlamaCppChat(BaseChatModel):
     ) -> ChatResult:
         with self._lock:
             out = self.llama.create_chat_completion(**self._request(messages, stop, kwargs))
+            self._keep_state()
         choice = out["choices"][0]
         message = AIMessage(
             content=choice["message"]["content"] or "",
@@ -109,6 +124,7 @@ class LlamaCppChat(BaseChatModel):
                     if run_manager:
                         run_manager.on_llm_new_token(text)
                     yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+            self._keep_state()
 
 
     def yes_probability(self, messages: list[BaseMessage]) -> float:
@@ -136,6 +152,7 @@ class LlamaCppChat(BaseChatModel):
             llama.n_tokens = reuse
             llama.eval(tokens[reuse:])
             logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+            self._keep_state()
         yes_ids, no_ids = self._yes_no
         candidates = logits[yes_ids + no_ids].astype(np.float64)
         weights = np.exp(candidates - candidates.max())
@@ -188,13 +205,18 @@ def make_chat_model(settings: Settings, role: str = "answer") -> BaseChatModel:
         settings.threads,
         settings.max_tokens,
         role,
+        settings.cache_dir / "prompt-state",
     )
 
 
 @lru_cache(maxsize=4)
-def _local_chat_model(path: Path, n_ctx: int, threads: int | None, max_tokens: int, role: str) -> LlamaCppChat:
+def _local_chat_model(
+    path: Path, n_ctx: int, threads: int | None, max_tokens: int, role: str, state_dir: Path
+) -> LlamaCppChat:
     # One instance per model file and role: every caller in the process shares it and its lock.
-    return LlamaCppChat(model_path=path, n_ctx=n_ctx, n_threads=threads, max_tokens=max_tokens)
+    return LlamaCppChat(
+        model_path=path, n_ctx=n_ctx, n_threads=threads, max_tokens=max_tokens, state_dir=state_dir, role=role
+    )
 
 
 def describe(settings: Settings) -> str:

@@ -1,0 +1,60 @@
+"""A llama.cpp context's evaluated prompt kept on disk, so a fresh process skips the fixed instructions.
+
+Every answer prompt starts with the same instructions and examples (~700 tokens): on 2 cores evaluating
+them costs about 9 s, once per process. After its first call a context saves its tokens and KV state
+(~18 MB, milliseconds); the next process loads them and llama.cpp's prefix matching reuses whatever
+prefix its prompt shares. The file is named by the model file, context size and llama.cpp version, so a
+state is only ever loaded into the context that made it; llama.cpp checks the rest and refuses a
+mismatched or damaged file, which is then removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def state_path(folder: Path, model_path: Path, n_ctx: int, role: str) -> Path:
+    import llama_cpp
+
+    stat = model_path.stat()
+    key = f"{model_path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{n_ctx}\0{llama_cpp.__version__}"
+    return folder / f"{role}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.state"
+
+
+def load(llama, path: Path) -> bool:  # noqa: ANN001 - a llama_cpp.Llama
+    """Fill the context from `path`; False (and the file removed if unusable) when it cannot be used."""
+    import llama_cpp
+
+    if not path.is_file():
+        return False
+    tokens = (llama_cpp.llama_token * llama.n_ctx())()
+    count = ctypes.c_size_t(0)
+    if not llama_cpp.llama_state_load_file(llama.ctx, str(path).encode(), tokens, llama.n_ctx(), ctypes.byref(count)):
+        llama.reset()
+        path.unlink(missing_ok=True)
+        return False
+    llama.n_tokens = count.value
+    llama.input_ids[: count.value] = np.frombuffer(tokens, dtype=np.intc, count=count.value)
+    return True
+
+
+def save(llama, path: Path) -> None:  # noqa: ANN001 - a llama_cpp.Llama
+    """Write the context's tokens and state; a failure (a full disk, say) only costs the next start its speed-up."""
+    import llama_cpp
+
+    n = llama.n_tokens
+    if n == 0:
+        return
+    tokens = (llama_cpp.llama_token * n)(*(int(t) for t in llama.input_ids[:n]))
+    partial = path.with_suffix(f".{os.getpid()}.partial")  # two processes may save at once: each renames its own
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if llama_cpp.llama_state_save_file(llama.ctx, str(partial).encode(), tokens, n):
+            os.replace(partial, path)
+        partial.unlink(missing_ok=True)
