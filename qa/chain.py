@@ -71,8 +71,10 @@ class Pipeline:
 
         An empty index would refuse every question, which hides the real cause from a new user.
         """
+        if self.index.count() > 0:  # every answer passes here: one count, nothing else
+            return
         corpus = self.settings.corpus_dir
-        if self.index.count() == 0 and corpus.is_dir():
+        if corpus.is_dir():
             if any(corpus.iterdir()):  # a big corpus takes a while: say why the first answer waits
                 log.info("indexing %s first: the index is empty (`qa ingest` does this ahead of time)", corpus)
             self.index.ingest([corpus])

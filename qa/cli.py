@@ -88,7 +88,7 @@ def ask(
 ) -> None:
     """Answer a question with cited passages, or refuse when the documents do not say."""
     try:
-        settings = _settings(ctx).with_(verify=verify, top_k=top_k)  # bad values fail here, before any handoff
+        settings = _settings(ctx).with_(verify=verify)
         answer = _ask_server(_settings(ctx), question, top_k, verify) if server else None
         if answer is None:
             answer = qa.ask(question, top_k=top_k, settings=settings)
