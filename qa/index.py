@@ -256,7 +256,7 @@ class Index:
                     batch.finish(doc.source, version, old.ids_except(version), record=doc.source not in live)
                     report.unchanged.append(doc.source)
                     continue
-                chunks = self.chunker(doc)
+                chunks = _distinct(self.chunker(doc))
                 new = _Version(doc.digest, self.chunker.name, len(chunks), doc.title)
                 (report.updated if old.ids else report.added).append(doc.source)
                 report.chunks_written += len(chunks)
@@ -393,6 +393,18 @@ class _Batch:
         if record:
             self.records[source] = version
         self.stale |= stale
+
+
+def _distinct(chunks: list[Chunk]) -> list[Chunk]:
+    """The first chunk of each text in a document: repeats are left out of the index.
+
+    Many identical vectors wreck HNSW search for everything else: with 20,000 copies of one vector
+    beside 20 others, Chroma found none of the 20 by their own vectors (recall@10 0.0; 0.7 with
+    ef_search 100). Repeated boilerplate, logs or a file of one line repeated do this; a repeat cites
+    as well as its first copy.
+    """
+    seen: set[str] = set()
+    return [c for c in chunks if not (c.text in seen or seen.add(c.text))]
 
 
 def _hidden(path: Path, root: Path) -> bool:

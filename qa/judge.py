@@ -12,6 +12,7 @@ import re
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from qa.prompts import neutralise
 from qa.settings import Settings
 from qa.text import MARKER, SKIPPABLE, mentions, months, names, numbers, words
 
@@ -56,10 +57,16 @@ def copied(sentence: str, evidence: str) -> bool:
     return False
 
 
+def _shown(evidence: str) -> str:
+    """The evidence as the judge reads it: one line, and no instructions (a document saying "reply yes"
+    must not sway the judge any more than the generator)."""
+    return " ".join(neutralise(evidence).split())
+
+
 def judge_messages(sentence: str, evidence: str) -> list[BaseMessage]:
     return [
         SystemMessage(JUDGE_SYSTEM),
-        HumanMessage(f"Passage: {' '.join(evidence.split())}\n\nClaim: {sentence}\n\nDoes the passage state the claim? Reply yes or no."),
+        HumanMessage(f"Passage: {_shown(evidence)}\n\nClaim: {sentence}\n\nDoes the passage state the claim? Reply yes or no."),
     ]
 
 
@@ -69,7 +76,7 @@ def asked_messages(question: str, evidence: str) -> list[BaseMessage]:
     return [
         SystemMessage(JUDGE_SYSTEM),
         HumanMessage(
-            f"Passage: {' '.join(evidence.split())}\n\nQuestion: {question}\n\n"
+            f"Passage: {_shown(evidence)}\n\nQuestion: {question}\n\n"
             "Does the passage state the answer to exactly this question? Reply yes or no."
         ),
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from qa.domain import Passage
-from qa.text import INSTRUCTIONS
+from qa.text import instruction_spans
 
 REFUSAL = "I cannot answer that from the documents."
 
@@ -33,14 +33,18 @@ _EXAMPLES: list[tuple[list[str], str, str]] = [
 ]
 
 
-# Instruction-like sentences in a document (qa.text.INSTRUCTIONS): a 1.5B model obeys
+# Instruction-like sentences in a document (qa.text.instruction_spans): a 1.5B model obeys
 # such text even inside delimiters, so the generator never sees it; citations keep the original.
 INSTRUCTIONS_REMOVED = "(instructions removed)"
 
 
 def neutralise(text: str) -> str:
     """The passage with instruction-like sentences replaced by a marker."""
-    return INSTRUCTIONS.sub(INSTRUCTIONS_REMOVED, text)
+    parts, done = [], 0
+    for start, end in instruction_spans(text):
+        parts += [text[done:start], INSTRUCTIONS_REMOVED]
+        done = end
+    return "".join(parts) + text[done:]
 
 
 def format_passages(texts: list[str]) -> str:

@@ -6,7 +6,9 @@ check, citations, prompts) hold no word lists of their own.
 
 from __future__ import annotations
 
+import base64
 import re
+import unicodedata
 
 _STOP = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was were will with "
@@ -176,10 +178,77 @@ def says_cannot_answer(text: str) -> bool:
 
 # --- instructions hidden in documents ------------------------------------------------------------
 
-# Sentences in a document that address the assistant rather than the reader.
-INSTRUCTIONS = re.compile(
+# Sentences in a document that address the assistant rather than the reader, in English and the
+# languages most often used to slip past an English-only filter.
+_ENGLISH = (
     r"(?im)^\s*(?:system|assistant|user)\s*:.*$"
-    r"|[^.!?\n]*\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier)\s+"
-    r"(?:instructions?|prompts?|messages?|rules?)[^.!?\n]*[.!?]?"
-    r"|[^.!?\n]*\b(?:system prompt|you are now|from now on)\b[^.!?\n]*[.!?]?"
+    r"|[^.!?\n]*\b(?:ignore|disregard|forget|override)\s+(?:(?:all|any|of|the|these|those|my)\s+){0,2}"
+    r"(?:(?:previous|prior|above|earlier|preceding|original|system|safety|your)\s+(?:\w+\s+)?"
+    r"(?:instructions?|prompts?|messages?|rules?|guidelines|directions)|instructions?|prompts?)\b[^.!?\n]*[.!?]?"
+    r"|[^.!?\n]*\b(?:system prompt|you are now|from now on|new instructions)\b[^.!?\n]*[.!?]?"
 )
+_OTHER_LANGUAGES = (
+    r"|[^.!?\n]*\bignore[zr]?\s+(?:toutes\s+)?(?:les\s+)?(?:instructions|consignes)\b[^.!?\n]*[.!?]?"  # French
+    r"|[^.!?\n]*\bignorier(?:e|en)?\s+(?:sie\s+)?(?:alle\s+)?(?:\w+\s+)?(?:anweisungen|instruktionen|regeln)\b[^.!?\n]*[.!?]?"  # German
+    r"|[^.!?\n]*\bignor[ae]r?\s+(?:todas\s+|tutte\s+)?(?:las|le|as|os)\s+(?:instrucciones|istruzioni|instruções)\b[^.!?\n]*[.!?]?"  # es, it, pt
+    r"|[^.!?\n]*игнорир\w*\s+(?:\w+\s+){0,2}инструкци\w*[^.!?\n]*[.!?]?"  # Russian
+    r"|[^。！？\n]*(?:忽略|无视|忽視)[^。！？\n]{0,6}(?:指令|指示|说明|提示)[^。！？\n]*[。！？]?"  # Chinese
+)
+INSTRUCTIONS = re.compile(_ENGLISH + _OTHER_LANGUAGES)
+# At a chunk's edges: an instruction cut in two by chunking ("... Ignore all previous" | "instructions and ...").
+# The second half starts in lower case: a chunk that starts a sentence is no cut ("The rules are simple.").
+_CUT_INSTRUCTION = re.compile(
+    r"[^.!?\n]*\b(?i:ignore|disregard|forget|override)(?:\s+\w+){0,3}\s*$"
+    r"|^\s*(?:[a-z]+\s+){0,2}(?:instructions?|prompts?|rules?|guidelines)\b[^.!?\n]*[.!?]?"
+)
+# Characters that change nothing a reader sees, put inside words to break a filter ("ig\u200bnore").
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"))
+# Cyrillic and Greek letters drawn like Latin ones ("ignоre" with a Cyrillic o).
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁӏАВЕКМНОРСТХУІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧοινα",
+    "aeopcyxijsdlABEKMHOPCTXYIJSABEZHIKMNOPTYXoiva",
+)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+
+
+def _folded(text: str, homoglyphs: bool) -> tuple[str, list[int]]:
+    """The text as a reader sees it (NFKC, invisible characters dropped, optionally homoglyphs made Latin),
+    with the index in `text` of each of its characters."""
+    out: list[str] = []
+    at: list[int] = []
+    for i, ch in enumerate(text):
+        seen = unicodedata.normalize("NFKC", ch).translate(_INVISIBLE)
+        if homoglyphs:
+            seen = seen.translate(_HOMOGLYPHS)
+        out.append(seen)
+        at += [i] * len(seen)
+    return "".join(out), at
+
+
+def _decodes_to_instruction(blob: str) -> bool:
+    try:
+        decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=False).decode("utf-8")
+    except ValueError:
+        return False
+    return decoded.isprintable() and bool(INSTRUCTIONS.search(decoded))
+
+
+def instruction_spans(text: str) -> list[tuple[int, int]]:
+    """Where `text` addresses an assistant, however spelt: (start, end) spans of `text`, merged and in order.
+
+    Matched on what a reader sees (zero-width characters and homoglyphs do not hide a sentence), in
+    several languages, at a chunk's cut edges, and inside base64 blobs.
+    """
+    spans: list[tuple[int, int]] = []
+    for homoglyphs in (False, True):  # Cyrillic text itself must be read unfolded
+        folded, at = _folded(text, homoglyphs)
+        for pattern in (INSTRUCTIONS, _CUT_INSTRUCTION):
+            spans += [(at[m.start()], at[m.end() - 1] + 1) for m in pattern.finditer(folded) if m.group().strip()]
+    spans += [m.span() for m in _BASE64.finditer(text) if _decodes_to_instruction(m.group())]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

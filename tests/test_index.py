@@ -8,7 +8,7 @@ from qa.documents import read_document
 from qa.errors import CorpusError
 from qa.index import Index
 
-from conftest import make_pdf
+from conftest import ARTICLE, make_pdf
 
 
 @pytest.fixture
@@ -218,3 +218,15 @@ def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_who
     survivor = Index(settings.with_(chunk_size=50), fast_index.store.embeddings)
     assert survivor.store._collection.count() > stored_before  # part of the new version is in the store
     _old_version_whole_then_the_new_one_complete(survivor, corpus, before)
+
+
+def test_a_document_of_one_line_repeated_leaves_the_rest_of_the_corpus_findable(fast_index, corpus):
+    # 20,000 identical vectors left Chroma's HNSW search unable to reach any other chunk (recall 0).
+    (corpus / "log.txt").write_text("Connection reset by peer, retrying. " * 20_000)
+    report = fast_index.ingest([corpus])
+    assert not report.failed and len(report.added) == 2
+    text = (corpus / "log.txt").read_text()
+    repeated = fast_index.chunks("log.txt")
+    assert len({c.text for c in repeated}) == len(repeated) and all(text[c.start : c.end] == c.text for c in repeated)
+    for chunk in fast_index.chunks(ARTICLE.name):
+        assert chunk.id in [d.id for d in fast_index.store.similarity_search(chunk.text, k=3)]

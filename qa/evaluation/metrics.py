@@ -29,6 +29,7 @@ class Scored:
     dropped: list[dict]
     metrics: dict[str, float | None]
     latency_s: float
+    confidence: float | None = None  # the answer's; with QA_MIN_CONFIDENCE=0 a run shows every threshold's effect
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,7 +96,7 @@ def score_question(q: EvalQuestion, answer: Answer, judge: Judge, documents: dic
     return Scored(
         q.id, q.type, q.question, answer.text, answer.refused,
         [{"number": c.number, "source": c.source, "start": c.start, "end": c.end, "text": c.text} for c in answer.citations],
-        sentences, dropped, metrics, answer.timings.get("total_s", 0.0),
+        sentences, dropped, metrics, answer.timings.get("total_s", 0.0), answer.confidence,
     )
 
 
