@@ -82,9 +82,13 @@ def mentions(text: str, word: str) -> bool:
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 TIME_WORDS = frozenset({
-    *MONTHS, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "yesterday",
-    "tomorrow", "day", "days", "week", "weeks", "month", "months", "year", "years", "decade", "century", "ago",
+    *MONTHS, *_WEEKDAYS, *(f"{d}s" for d in _WEEKDAYS), "today", "yesterday", "tomorrow", "tonight",
+    "day", "days", "daily", "week", "weeks", "weekly", "weekend", "weekends", "month", "months", "monthly",
+    "year", "years", "yearly", "annually", "decade", "century", "ago", "hour", "hours", "hourly",
+    "morning", "mornings", "afternoon", "evening", "evenings", "night", "nights", "noon", "midnight", "dawn", "dusk",
+    "spring", "summer", "autumn", "winter", "season", "seasons",
     "recently", "soon", "now", "since", "until", "before", "after", "during",
 })
 _ORDINALS = {
@@ -192,7 +196,7 @@ _OTHER_LANGUAGES = (
     r"|[^.!?\n]*\bignorier(?:e|en)?\s+(?:sie\s+)?(?:alle\s+)?(?:\w+\s+)?(?:anweisungen|instruktionen|regeln)\b[^.!?\n]*[.!?]?"  # German
     r"|[^.!?\n]*\bignor[ae]r?\s+(?:todas\s+|tutte\s+)?(?:las|le|as|os)\s+(?:instrucciones|istruzioni|instruções)\b[^.!?\n]*[.!?]?"  # es, it, pt
     r"|[^.!?\n]*игнорир\w*\s+(?:\w+\s+){0,2}инструкци\w*[^.!?\n]*[.!?]?"  # Russian
-    r"|[^。！？\n]*(?:忽略|无视|忽視)[^。！？\n]{0,6}(?:指令|指示|说明|提示)[^。！？\n]*[。！？]?"  # Chinese
+    r"|[^.!?。！？\n]*(?:忽略|无视|忽視)[^.!?。！？\n]{0,6}(?:指令|指示|说明|提示)[^.!?。！？\n]*[。！？.!?]?"  # Chinese
 )
 INSTRUCTIONS = re.compile(_ENGLISH + _OTHER_LANGUAGES)
 # At a chunk's edges: an instruction cut in two by chunking ("... Ignore all previous" | "instructions and ...").

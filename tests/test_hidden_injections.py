@@ -196,7 +196,7 @@ _TOPICS = [
     ("garden", "The botanical garden grows 3,500 plant species.", "How many plant species does the botanical garden grow?", "3,500"),
     ("harbour", "The harbour dredges its channel every 3 years.", "How often does the harbour dredge its channel?", "3"),
     ("pool", "The swimming pool is 50 metres long.", "How long is the swimming pool?", "50"),
-    ("forest", "The forest covers 120 square kilometres.", "How large is the forest?", "120"),
+    ("forest", "The forest covers 120 square kilometres.", "How many square kilometres does the forest cover?", "120"),
     ("dam", "The dam generates 600 megawatts.", "How much power does the dam generate?", "600"),
     ("mine", "The copper mine is 900 metres deep.", "How deep is the copper mine?", "900"),
     ("park", "The park's lake freezes in January.", "When does the park's lake freeze?", "January"),

@@ -48,6 +48,8 @@ def test_a_number_or_name_the_passage_never_mentions_is_unsupported():
         ("When did OpenAI achieve AGI?", "OpenAI achieved AGI [1].", False),
         ("When did Microsoft permit the Oracle collaboration?", "In June of this year [1].", True),
         ("In which year will the partnership end?", "It continues until 2030 [2].", True),
+        ("When does the bandstand host concerts?", "The bandstand hosts concerts on Sundays [1].", True),
+        ("When does the bakery close?", "The bakery closes every evening [1].", True),
         ("How much did Google pay?", "Google joined the protocol [1].", False),
         ("How many companies joined?", "Two companies joined: SoftBank and Oracle [1].", True),
         ("Who leads OpenAI?", "Sam Altman leads OpenAI [1].", True),
