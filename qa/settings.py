@@ -53,7 +53,7 @@ class Settings:
     # Passages below this cosine similarity are not shown to the generator; with none left, we refuse.
     min_score: float = 0.25
     # Of the top_k, passages scoring more than this below the best one are left out too: each passage
-    # costs the generator prompt time (about 0.4 s on 2 cores). Measured on SQuAD 2.0 (the tuning
+    # costs the generator prompt time. Measured on SQuAD 2.0 (the tuning
     # article's 214 answerable questions, 320-character chunks): a gold answer is in the passages shown
     # for 73% of questions with top 3 within 0.12 (2.4 passages), 79% with top 5 within 0.2 (4.4
     # passages); on 60 of them the generator's draft held a gold answer 57% -> 68% of the time, for

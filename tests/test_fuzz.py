@@ -23,6 +23,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from qa.documents import MAX_UNPACKED_BYTES, DocumentError, read_document
 from qa.index import Index
+from qa.settings import Settings
 from conftest import ARTICLE, make_docx, make_pdf
 
 SEED = int(os.environ.get("QA_FUZZ_SEED", "20261130"))
@@ -155,8 +156,6 @@ def _run(tmp_path: Path, count: int, large: bool) -> dict[str, int]:
         assert time.perf_counter() - started < PER_FILE_SECONDS, (path.name, how, replay)
 
     # Then the whole folder in one ingest: nothing stops it, each file is indexed exactly or refused.
-    from qa.settings import Settings
-
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     index = Index(settings, DeterministicFakeEmbedding(size=64))
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

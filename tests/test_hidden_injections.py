@@ -246,7 +246,7 @@ HOSTILE_QUESTIONS = [
 
 
 def _write_corpus(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True)
     shutil.copy(ARTICLE, folder / ARTICLE.name)
     for attack in ATTACKS:
         attack.build(folder / attack.file, attack.fact_sentence, attack.payload)
@@ -257,10 +257,16 @@ def test_there_are_at_least_50_attacks_across_formats():
     assert {Path(a.file).suffix for a in ATTACKS} >= {".html", ".pdf", ".docx", ".md", ".txt"}
 
 
+@pytest.fixture(scope="module")
+def hidden_corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hidden") / "corpus"
+    _write_corpus(folder)
+    return folder
+
+
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
-def test_hidden_text_never_reaches_the_generator_or_the_judge(tmp_path: Path, attack: Attack):
-    _write_corpus(tmp_path)
-    doc = read_document(tmp_path / attack.file, tmp_path)
+def test_hidden_text_never_reaches_the_generator_or_the_judge(hidden_corpus: Path, attack: Attack):
+    doc = read_document(hidden_corpus / attack.file, hidden_corpus)
     assert attack.fact_sentence in doc.text  # the visible fact is read
     chunks = [c.text for c in chunk_document(doc, Settings().chunk_size)]
     # What the generator and the judge read of each chunk.
@@ -270,10 +276,8 @@ def test_hidden_text_never_reaches_the_generator_or_the_judge(tmp_path: Path, at
 
 
 @pytest.fixture(scope="module")
-def hidden_settings(tmp_path_factory) -> Settings:
-    home = tmp_path_factory.mktemp("hidden")
-    _write_corpus(home / "corpus")
-    return Settings.from_env(corpus_dir=home / "corpus", index_dir=home / "index")
+def hidden_settings(hidden_corpus: Path) -> Settings:
+    return Settings.from_env(corpus_dir=hidden_corpus, index_dir=hidden_corpus.parent / "index")
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
