@@ -249,9 +249,9 @@ def build(settings: Settings | None = None) -> gr.Blocks:
                     choice = gr.Dropdown(choices=list(p.index.documents()), label="Document", elem_id="qa-remove-choice")
                     drop = gr.Button("Remove document", variant="stop", elem_id="qa-remove")
                 status = gr.Markdown(elem_id="qa-corpus-status")
-                add.click(upload, [files], [status, docs, choice])
-                rebuild.click(reindex, None, [status, docs, choice])
-                drop.click(remove, [choice], [status, docs, choice])
+                add.click(upload, [files], [status, docs, choice], api_name="upload")
+                rebuild.click(reindex, None, [status, docs, choice], api_name="reindex")
+                drop.click(remove, [choice], [status, docs, choice], api_name="remove")
         with gr.Tab("Settings"):
             top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Passages retrieved")
             verify = gr.Radio(["drop", "mark", "off"], value=settings.verify, label="Verification of each sentence")
@@ -291,8 +291,9 @@ def serve(
     settings = settings or Settings.from_env()
     check_exposure(host, settings, allow_anonymous)
     demo = build(settings)
-    # llama.cpp is not thread-safe: one generation at a time, the rest wait in Gradio's queue.
-    demo.queue(default_concurrency_limit=1)
+    # llama.cpp is not thread-safe: one generation at a time, the rest wait in Gradio's queue, which shows
+    # each their place and an estimate; beyond its size a request is told at once that the app is busy.
+    demo.queue(default_concurrency_limit=1, max_size=settings.ui_queue_size)
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
     if settings.backend == "local":  # the models load while the page opens, not on the first question
         threading.Thread(target=_warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()

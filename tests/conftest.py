@@ -19,6 +19,17 @@ from qa.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpus" / "microsoft-openai-partnership.md"
 
+# Questions on the article with a word their right answer holds (a refusal for the one it cannot answer):
+# the load tests ask them many times over and check every answer.
+ARTICLE_QUESTIONS = {
+    "Until when will the core partnership continue?": "2030",
+    "In which month did Microsoft allow OpenAI to collaborate with Oracle?": "June",
+    "On which platform will the OpenAI API continue to operate exclusively?": "Azure",
+    "Which companies did OpenAI announce agreements with under the Stargate protocol?": "Oracle",
+    "Who is the CEO of Nvidia?": "cannot answer",
+    "Where did Microsoft confirm the change?": "blog",
+}
+
 # A three-page report whose answer ("1932") is on page 2 only.
 HARBOUR_PAGES = [
     ["Harbour Works annual report.", "This report covers the works of the harbour board over the year."],

@@ -63,9 +63,11 @@ def test_a_read_only_ui_has_no_corpus_actions_to_show_or_to_call(settings):
     assert {"qa-docs", "qa-question"} <= _elem_ids(read_only)  # the documents are still listed, questions still asked
 
 
-def test_read_only_and_the_upload_rate_come_from_the_environment():
-    s = Settings.from_env({"QA_UI_READ_ONLY": "yes", "QA_UI_UPLOADS_PER_MINUTE": "5"})
-    assert s.ui_read_only is True and s.ui_uploads_per_minute == 5
+def test_read_only_the_upload_rate_and_the_queue_size_come_from_the_environment():
+    s = Settings.from_env({"QA_UI_READ_ONLY": "yes", "QA_UI_UPLOADS_PER_MINUTE": "5", "QA_UI_QUEUE_SIZE": "8"})
+    assert s.ui_read_only is True and s.ui_uploads_per_minute == 5 and s.ui_queue_size == 8
+    with pytest.raises(SettingsError, match="QA_UI_QUEUE_SIZE must be at least 1, not 0"):
+        Settings.from_env({"QA_UI_QUEUE_SIZE": "0"})
     assert Settings.from_env({"QA_UI_READ_ONLY": "0"}).ui_read_only is False
     with pytest.raises(SettingsError, match="QA_UI_READ_ONLY='maybe' is not a valid bool"):
         Settings.from_env({"QA_UI_READ_ONLY": "maybe"})

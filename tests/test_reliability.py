@@ -1,4 +1,4 @@
-"""Faults and load: a killed ingest loses nothing, many threads ask at once, ingest runs while answering."""
+"""Faults and load: a killed ingest loses nothing, 32 threads ask at once, ingest runs while answering."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from qa.api import ask
 from qa.index import Index
 from qa.settings import Settings
 
-from conftest import ARTICLE, ROOT
+from conftest import ARTICLE, ARTICLE_QUESTIONS, ROOT
 
 
 def _many_documents(folder: Path, n: int) -> None:
@@ -67,21 +67,14 @@ def test_a_killed_ingest_leaves_a_working_index_and_the_next_ingest_is_clean(tmp
     assert _chunk_state(fresh)[0] == per_source
 
 
-def test_many_threads_asking_at_once_all_get_their_own_answers(tmp_path):
+def test_32_threads_asking_at_once_all_get_their_own_right_answer(tmp_path):
     settings = Settings.from_env(corpus_dir=ROOT / "corpus", index_dir=tmp_path / "index")
-    questions = {
-        "Until when will the core partnership continue?": "2030",
-        "In which month did Microsoft allow OpenAI to collaborate with Oracle?": "June",
-        "On which platform will the OpenAI API continue to operate exclusively?": "Azure",
-        "Which companies did OpenAI announce agreements with under the Stargate protocol?": "Oracle",
-        "Who is the CEO of Nvidia?": "cannot answer",
-        "Where did Microsoft confirm the change?": "blog",
-    }
+    questions = [list(ARTICLE_QUESTIONS)[i % len(ARTICLE_QUESTIONS)] for i in range(32)]
     with ThreadPoolExecutor(len(questions)) as pool:
-        answers = dict(zip(questions, pool.map(lambda q: ask(q, settings=settings), questions)))
-    for question, expected in questions.items():
-        assert answers[question].question == question
-        assert expected in answers[question].text, (question, answers[question].text)
+        answers = list(pool.map(lambda q: ask(q, settings=settings), questions))
+    for question, answer in zip(questions, answers):
+        assert answer.question == question
+        assert ARTICLE_QUESTIONS[question] in answer.text, (question, answer.text)
 
 
 def test_ingest_while_answering_leaves_both_correct(tmp_path):

@@ -1,16 +1,10 @@
-"""The Gradio UI against a live server started here: a real client, a real browser, four sessions at once."""
+"""The Gradio UI against a live server started here: a real client, a real browser (a crowd of users: test_crowd.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -20,59 +14,17 @@ from gradio_client import Client
 from qa.errors import IndexStoreError
 from qa.ui import _corpus_errors_shown, safe_filename
 
-from conftest import ARTICLE, HARBOUR_PAGES, ROOT, make_docx, make_pdf
+from conftest import HARBOUR_PAGES, ROOT, make_docx, make_pdf
+from live_server import CHROMIUM, CHROMIUM_ARGS, last_text, running_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`qa serve` on a scratch corpus and index; yields its URL and folders."""
-    home = tmp_path_factory.mktemp("ui")
-    corpus = home / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "QA_CORPUS_DIR": str(corpus),
-        "QA_INDEX_DIR": str(home / "index"),
-        "QA_FEEDBACK_FILE": str(home / "feedback.jsonl"),
-    }
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((home / "server.log").read_text())
-            time.sleep(1)
-    else:
-        proc.kill()
-        raise RuntimeError("the UI did not start within 180 s")
-    yield {"url": url, "home": home, "corpus": corpus}
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-def last_text(history: list[dict]) -> str:
-    content = history[-1]["content"]
-    return content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
+    with running_server(tmp_path_factory.mktemp("ui")) as live:
+        yield {"url": live.url, "home": live.home, "corpus": live.corpus}
 
 
 def test_the_server_listens_on_loopback_only(server):
@@ -97,25 +49,6 @@ def test_a_client_sees_refusals_as_refusals(server):
     history, sources, _ = client.predict("Who is the CEO of Nvidia?", [], 4, "drop", api_name="/ask")
     assert "cannot answer" in last_text(history)
     assert "Refused" in sources
-
-
-def test_four_sessions_at_once_each_get_their_own_answer(server):
-    questions = {
-        "Until when will the core partnership continue?": "2030",
-        "In which month did Microsoft allow OpenAI to collaborate with Oracle?": "June",
-        "On which platform will the OpenAI API continue to operate exclusively?": "Azure",
-        "Which companies did OpenAI announce agreements with under the Stargate protocol?": "SoftBank",
-    }
-
-    def one(question: str) -> str:
-        history, _, _ = Client(server["url"], verbose=False).predict(question, [], 4, "drop", api_name="/ask")
-        assert history[0]["content"][0]["text"] == question
-        return last_text(history)
-
-    with ThreadPoolExecutor(4) as pool:
-        answers = dict(zip(questions, pool.map(one, questions)))
-    for question, expected in questions.items():
-        assert expected in answers[question], (question, answers[question])
 
 
 def test_uploaded_file_names_cannot_escape_the_corpus():

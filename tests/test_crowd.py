@@ -1,0 +1,187 @@
+"""A crowd on a live `qa serve`: 32 users at once through the UI's API and a browser, a full queue, a soak.
+
+Every answer must be right; each waiting user sees their place and an estimate; one more than the queue
+holds is told at once that the app is busy; memory stays flat while questions, uploads and re-indexing go
+on (`QA_SOAK_SECONDS`, 120 by default; the note's 30-minute figure is `QA_SOAK_SECONDS=1800`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError, sync_playwright
+from gradio_client import Client, handle_file
+from gradio_client.utils import QueueError, Status
+
+from conftest import ARTICLE_QUESTIONS, ROOT
+from live_server import CHROMIUM, CHROMIUM_ARGS, last_text, running_server
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CROWD = 32
+QUEUE_SIZE = 32  # the default of QA_UI_QUEUE_SIZE, which this module's server keeps
+SOAK_SECONDS = float(os.environ.get("QA_SOAK_SECONDS", "120"))
+# What Gradio's page shows a waiting user: "queue: 12/31 | 20.1/48.0s" (place / waiting, waited / estimate).
+QUEUE_SHOWN = re.compile(r"queue: (\d+)/(\d+) \| [\d.]+/([\d.]+)s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("crowd")) as live:
+        # One answer served first, as on any server that has been up for a while: the queue's estimates
+        # come from the time answers took.
+        ask_via_api(Client(live.url, verbose=False), "Until when will the core partnership continue?")
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def ask_via_api(client: Client, question: str) -> str:
+    history, _, _ = client.predict(question, [], 5, "drop", api_name="/ask")
+    return last_text(history)
+
+
+def submit(client: Client, question: str):
+    return client.submit(question, [], 5, "drop", api_name="/ask")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def open_page(browser, url: str, question: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#qa-question textarea").fill(question)
+    return page
+
+
+def fill_the_queue(url: str, accepted: list) -> float:
+    """Join as extra users until one is turned away; returns how long the refusal took (s)."""
+    for _ in range(QUEUE_SIZE + CROWD):
+        job = submit(Client(url, verbose=False), "Who is the CEO of Nvidia?")
+        started = time.time()
+        while not job.done() and job.status().code not in (Status.IN_QUEUE, Status.PROCESSING, Status.ITERATING):
+            time.sleep(0.02)
+        if job.done() and isinstance(job.exception(), QueueError):
+            return time.time() - started
+        accepted.append(("Who is the CEO of Nvidia?", job, started))
+    raise AssertionError("the queue never filled up: it is not bounded")
+
+
+def test_32_users_at_once_all_answered_each_shown_place_and_estimate_and_one_more_told_busy(server, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    questions = [list(ARTICLE_QUESTIONS)[i % len(ARTICLE_QUESTIONS)] for i in range(CROWD)]
+    clients = [Client(server.url, verbose=False) for _ in questions]
+    watcher = open_page(browser, server.url, "Until when will the core partnership continue?")
+
+    start = time.time()
+    jobs = [(q, submit(c, q), start) for q, c in zip(questions, clients)]
+    while any(job.status().code in (Status.STARTING, Status.JOINING_QUEUE) for _, job, _ in jobs):
+        time.sleep(0.05)
+    assert time.time() - start < 10, "the crowd took too long just to join the queue"
+
+    # A user in the browser joins behind the crowd and is shown their place and an estimate.
+    watcher.locator("#qa-ask").click()
+    shown = watcher.locator("body").filter(has_text=QUEUE_SHOWN)
+    shown.wait_for(timeout=30_000)
+    place, waiting, estimate = map(float, QUEUE_SHOWN.search(watcher.locator("body").inner_text()).groups())
+    watcher.screenshot(path=str(ARTIFACTS / "ui-queue.png"))
+    assert place >= CROWD - 5 and waiting >= place and estimate > 10, (place, waiting, estimate)
+
+    # One more than the queue holds is told at once, through the API and on the page.
+    refused_in = fill_the_queue(server.url, jobs)
+    assert refused_in < 2.0, f"a refused request took {refused_in:.1f} s"
+    for _attempt in range(5):
+        late = open_page(browser, server.url, "Who is the CEO of Nvidia?")
+        fill_the_queue(server.url, jobs)
+        late.locator("#qa-ask").click()
+        try:
+            late.get_by_text("busy", exact=False).first.wait_for(timeout=5_000)
+            break
+        except TimeoutError:  # a place came free between the two: that user waits like the others
+            continue
+    else:
+        raise AssertionError("the page was never told that the app is busy")
+    assert "try again" in late.locator("body").inner_text().lower()
+    late.screenshot(path=str(ARTIFACTS / "ui-busy.png"))
+
+    # Everyone who got in gets the right answer; each waiting user saw their place and an estimate.
+    seen: dict[int, tuple[int | None, float | None]] = {}
+    finished: dict[int, float] = {}
+    while len(finished) < len(jobs):
+        for n, (_, job, _) in enumerate(jobs):
+            status = job.status()
+            if status.code == Status.IN_QUEUE:
+                rank, eta = seen.get(n, (None, None))
+                seen[n] = (status.rank if rank is None else rank, status.eta if eta is None else eta)
+            if job.done() and n not in finished:
+                finished[n] = time.time()
+        time.sleep(0.1)
+    for question, job, _ in jobs:
+        assert ARTICLE_QUESTIONS[question] in last_text(job.result()[0]), (question, last_text(job.result()[0]))
+    assert all(rank is not None and eta is not None for rank, eta in seen.values())
+    assert len(seen) >= CROWD - 2, "the crowd never waited: it was not at once"
+    watcher.locator("#qa-chat .message.bot").last.filter(has_text="2030").filter(has_text="✓").wait_for(timeout=600_000)
+
+    waits = sorted(finished[n] - submitted for n, (_, _, submitted) in enumerate(jobs))
+    print(f"\n{len(jobs)} users answered via the API (+2 in the browser); wait p50 {statistics.median(waits):.1f} s, "
+          f"max {waits[-1]:.1f} s; refused in {refused_in * 1000:.0f} ms when full")
+
+
+NAMES = [f"{a} {b}" for a in ("Amber", "Cobalt", "Juniper", "Saffron", "Tundra", "Willow", "Garnet", "Harbor")
+         for b in ("Heron", "Lynx", "Otter", "Falcon", "Badger", "Marlin", "Bison", "Wren")]
+
+
+def test_memory_stays_flat_and_nothing_is_lost_while_questions_uploads_and_reindexing_go_on(server):
+    client = Client(server.url, verbose=False)
+    home: Path = server.home
+    samples: list[tuple[float, float]] = []
+    uploaded: dict[str, int] = {}
+    article = list(ARTICLE_QUESTIONS)
+    start = time.time()
+    i = 0
+    while time.time() - start < SOAK_SECONDS or i < 4:
+        question = article[i % len(article)]
+        assert ARTICLE_QUESTIONS[question] in ask_via_api(client, question), question
+        name, year = NAMES[i % len(NAMES)], 1900 + i
+        if name not in uploaded:
+            note = home / f"depot-{name.replace(' ', '-').lower()}.txt"
+            note.write_text(f"The {name} depot of Larkspur Freight opened in {year}. It stores grain for the valley.\n")
+            status, _, _ = client.predict([handle_file(str(note))], api_name="/upload")
+            assert "added" in status, status
+            uploaded[name] = year
+            answer = ask_via_api(client, f"When did the {name} depot of Larkspur Freight open?")
+            assert str(year) in answer, (name, answer)
+        if i % 4 == 3:
+            status, _, _ = client.predict(api_name="/reindex")
+            assert status.startswith("Re-indexed") and "❌" not in status, status
+        samples.append((time.time() - start, rss_mb(server.process.pid)))
+        i += 1
+
+    # Nothing lost: every uploaded document is listed and still answers.
+    listed = {row[0] for row in client.predict(api_name="/reindex")[1]["data"]}
+    assert {f"depot-{n.replace(' ', '-').lower()}.txt" for n in uploaded} <= listed
+    for name in list(uploaded)[:: max(1, len(uploaded) // 3)]:
+        assert str(uploaded[name]) in ask_via_api(client, f"When did the {name} depot of Larkspur Freight open?"), name
+
+    # Flat: after the first round (caches filled), memory grows by less than a tenth.
+    baseline = samples[3][1]
+    end = samples[-1][1]
+    (home / "soak.csv").write_text("".join(f"{t:.0f},{mb:.0f}\n" for t, mb in samples))
+    print(f"\nsoak {samples[-1][0]:.0f} s, {i} rounds, {len(uploaded)} uploads: server memory {samples[0][1]:.0f} MB "
+          f"first, {baseline:.0f} MB after round 4, {end:.0f} MB at the end, peak {max(mb for _, mb in samples):.0f} MB")
+    assert end - baseline < 0.1 * baseline, samples
