@@ -30,8 +30,7 @@ def step(name):
 import qa.api, qa.chain; step("imports")
 p = qa.api.pipeline(); p.index.count(); step("open_index")
 p.retrieve("Until when will the core partnership continue?"); step("load_embeddings")
-p.chat_model.llama; step("load_answer_model")
-p.judge.chat_model.llama; step("load_judge_model")
+p.chat_model.engine.llama; step("load_model")  # one model and context for the answer and the judge
 p.ask("Until when will the core partnership continue?"); step("first_answer")
 print(json.dumps(steps))
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -23,35 +24,28 @@ from qa.settings import Settings
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
-class LlamaCppChat(BaseChatModel):
-    """A GGUF model run in-process by llama.cpp, greedy by default.
+class LlamaEngine:
+    """One llama.cpp model and context, shared by every role (answer, judge) that uses the model file.
 
-    llama.cpp keeps the KV cache of the previous prompt, so prompts that start with the same fixed
-    instructions only pay for their new tokens. The model is not thread-safe: calls are serialised.
+    A context per role would load the weights once per role (llama.cpp repacks them into its own memory:
+    one load is 1.85 GB resident, two 3.65 GB). Each role still keeps its evaluated prompt: leaving a role
+    snapshots the context's tokens and KV state (tens of MB, milliseconds) and the next call of that role
+    restores them, so llama.cpp's prefix matching skips the role's fixed instructions as before. The first
+    time a role runs in a process its prompt comes from disk (qa.prompt_state), when an earlier process
+    saved it. The model is not thread-safe: every call holds the engine's lock.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    model_path: Path
-    n_ctx: int = 2048
-    n_threads: int | None = None
-    max_tokens: int = 256
-    temperature: float = 0.0
-    # Where the evaluated prompt is kept between processes (see qa.prompt_state); None keeps nothing.
-    state_dir: Path | None = None
-    role: str = "answer"
-    _llama: Any = PrivateAttr(default=None)
-    _state_file: Path | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _formatter: Any = PrivateAttr(default=None)
-    _yes_no: tuple[list[int], list[int]] = PrivateAttr(default=((), ()))
-
-    @property
-    def _llm_type(self) -> str:
-        return "llama-cpp"
+    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int | None = None, state_dir: Path | None = None):
+        self.model_path, self.n_ctx, self.n_threads, self.state_dir = model_path, n_ctx, n_threads, state_dir
+        self.lock = threading.Lock()
+        self._llama: Any = None
+        self._role: str | None = None
+        self._snapshots: dict[str, prompt_state.Snapshot] = {}
+        self._saved_roles: set[str] = set()  # roles whose prompt this process has written to disk
 
     @property
     def llama(self):
+        """The llama.cpp model and context, loaded on first use."""
         if self._llama is None:
             from llama_cpp import Llama
 
@@ -65,16 +59,59 @@ class LlamaCppChat(BaseChatModel):
             )
             # Freed before interpreter teardown, when llama.cpp's own finaliser would find its library gone.
             atexit.register(self._llama.close)
-            if self.state_dir is not None:
-                self._state_file = prompt_state.state_path(self.state_dir, self.model_path, self.n_ctx, self.role)
-                prompt_state.load(self._llama, self._state_file)
         return self._llama
 
-    def _keep_state(self) -> None:
-        """After the process's first call, save the evaluated prompt for the next process (the lock is held)."""
-        if self._state_file is not None:
-            prompt_state.save(self._llama, self._state_file)
-            self._state_file = None
+    @contextlib.contextmanager
+    def context(self, role: str) -> Iterator[Any]:
+        """The context holding `role`'s last prompt, for one call; afterwards the prompt is kept for next time."""
+        with self.lock:
+            llama = self.llama
+            self._switch(llama, role)
+            yield llama
+            if self.state_dir is not None and role not in self._saved_roles:
+                prompt_state.save(llama, self._state_file(role))
+                self._saved_roles.add(role)
+
+    def evaluated(self, role: str) -> int:
+        """How many tokens of `role`'s prompt are already evaluated (left by its last call, or loaded from disk)."""
+        with self.lock:
+            self._switch(self.llama, role)
+            return self.llama.n_tokens
+
+    def _switch(self, llama, role: str) -> None:  # noqa: ANN001 - a llama_cpp.Llama
+        if self._role == role:
+            return
+        if self._role is not None:
+            self._snapshots[self._role] = prompt_state.snapshot(llama)
+        if role in self._snapshots:
+            prompt_state.restore(llama, self._snapshots[role])
+        elif not (self.state_dir is not None and prompt_state.load(llama, self._state_file(role))):
+            llama.reset()
+        self._role = role
+
+    def _state_file(self, role: str) -> Path:
+        return prompt_state.state_path(self.state_dir, self.model_path, self.n_ctx, role)
+
+
+class LlamaCppChat(BaseChatModel):
+    """A GGUF model run in-process by llama.cpp, greedy by default, in one role of a shared LlamaEngine.
+
+    llama.cpp keeps the KV cache of the role's previous prompt, so prompts that start with the same fixed
+    instructions only pay for their new tokens.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    engine: LlamaEngine
+    role: str = "answer"
+    max_tokens: int = 256
+    temperature: float = 0.0
+    _formatter: Any = PrivateAttr(default=None)
+    _yes_no: tuple[list[int], list[int]] = PrivateAttr(default=((), ()))
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict:
         request = {
@@ -95,9 +132,8 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._lock:
-            out = self.llama.create_chat_completion(**self._request(messages, stop, kwargs))
-            self._keep_state()
+        with self.engine.context(self.role) as llama:
+            out = llama.create_chat_completion(**self._request(messages, stop, kwargs))
         choice = out["choices"][0]
         message = AIMessage(
             content=choice["message"]["content"] or "",
@@ -117,14 +153,13 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        with self._lock:
-            for part in self.llama.create_chat_completion(**self._request(messages, stop, kwargs), stream=True):
+        with self.engine.context(self.role) as llama:
+            for part in llama.create_chat_completion(**self._request(messages, stop, kwargs), stream=True):
                 text = part["choices"][0]["delta"].get("content")
                 if text:
                     if run_manager:
                         run_manager.on_llm_new_token(text)
                     yield ChatGenerationChunk(message=AIMessageChunk(content=text))
-            self._keep_state()
 
 
     def yes_probability(self, messages: list[BaseMessage]) -> float:
@@ -137,8 +172,7 @@ class LlamaCppChat(BaseChatModel):
         import numpy as np
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        with self._lock:
-            llama = self.llama
+        with self.engine.context(self.role) as llama:
             if self._formatter is None:
                 self._formatter = Jinja2ChatFormatter(
                     template=llama.metadata["tokenizer.chat_template"],
@@ -152,7 +186,6 @@ class LlamaCppChat(BaseChatModel):
             llama.n_tokens = reuse
             llama.eval(tokens[reuse:])
             logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
-            self._keep_state()
         yes_ids, no_ids = self._yes_no
         candidates = logits[yes_ids + no_ids].astype(np.float64)
         weights = np.exp(candidates - candidates.max())
@@ -171,8 +204,8 @@ def _answer_token_ids(llama) -> tuple[list[int], list[int]]:
 def make_chat_model(settings: Settings, role: str = "answer") -> BaseChatModel:
     """The chat model the settings name; the local one loads its weights on first use.
 
-    Locally, each `role` ("answer", "judge") gets its own llama.cpp context over the same
-    memory-mapped weights, so each keeps its own fixed prompt prefix warm in its KV cache.
+    Locally, every `role` ("answer", "judge") shares one llama.cpp model and context (a LlamaEngine),
+    each with its own fixed prompt prefix kept warm.
     """
     if settings.backend == "openai":
         from langchain_openai import ChatOpenAI
@@ -199,24 +232,19 @@ def make_chat_model(settings: Settings, role: str = "answer") -> BaseChatModel:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
-    return _local_chat_model(
+    engine = _engine(
         settings.model_path or generator_model_path(settings.cache_dir),
         settings.n_ctx,
         settings.threads,
-        settings.max_tokens,
-        role,
         settings.cache_dir / "prompt-state",
     )
+    return LlamaCppChat(engine=engine, role=role, max_tokens=settings.max_tokens)
 
 
 @lru_cache(maxsize=4)
-def _local_chat_model(
-    path: Path, n_ctx: int, threads: int | None, max_tokens: int, role: str, state_dir: Path
-) -> LlamaCppChat:
-    # One instance per model file and role: every caller in the process shares it and its lock.
-    return LlamaCppChat(
-        model_path=path, n_ctx=n_ctx, n_threads=threads, max_tokens=max_tokens, state_dir=state_dir, role=role
-    )
+def _engine(path: Path, n_ctx: int, threads: int | None, state_dir: Path) -> LlamaEngine:
+    # One per model file and context size: every caller and role in the process shares it and its lock.
+    return LlamaEngine(path, n_ctx, threads, state_dir)
 
 
 def describe(settings: Settings) -> str:

@@ -1,4 +1,5 @@
-"""A llama.cpp context's evaluated prompt kept on disk, so a fresh process skips the fixed instructions.
+"""A llama.cpp context's evaluated prompt kept: on disk, so a fresh process skips the fixed instructions;
+in memory, so roles sharing one context each get their own prompt back.
 
 Every answer prompt starts with the same instructions and examples (~700 tokens): on 2 cores evaluating
 them costs about 9 s, once per process. After its first call a context saves its tokens and KV state
@@ -14,6 +15,7 @@ import contextlib
 import ctypes
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +60,31 @@ def save(llama, path: Path) -> None:  # noqa: ANN001 - a llama_cpp.Llama
         if llama_cpp.llama_state_save_file(llama.ctx, str(partial).encode(), tokens, n):
             os.replace(partial, path)
         partial.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A context's evaluated tokens and its KV state, as llama.cpp serialises them (tens of MB)."""
+
+    tokens: np.ndarray
+    data: bytes
+
+
+def snapshot(llama) -> Snapshot:  # noqa: ANN001 - a llama_cpp.Llama
+    import llama_cpp
+
+    size = llama_cpp.llama_state_get_size(llama.ctx)
+    buffer = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_get_data(llama.ctx, buffer, size)
+    return Snapshot(np.array(llama.input_ids[: llama.n_tokens]), ctypes.string_at(buffer, written))
+
+
+def restore(llama, state: Snapshot) -> None:  # noqa: ANN001 - a llama_cpp.Llama
+    import llama_cpp
+
+    buffer = (ctypes.c_uint8 * len(state.data)).from_buffer_copy(state.data)
+    if llama_cpp.llama_state_set_data(llama.ctx, buffer, len(state.data)) != len(state.data):
+        llama.reset()  # nothing reused: the next prompt is evaluated whole, as on a first call
+        return
+    llama.n_tokens = len(state.tokens)
+    llama.input_ids[: len(state.tokens)] = state.tokens

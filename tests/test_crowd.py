@@ -8,6 +8,7 @@ on (`QA_SOAK_SECONDS`, 120 by default; the note's 30-minute figure is `QA_SOAK_S
 from __future__ import annotations
 
 import os
+import random
 import re
 import statistics
 import time
@@ -142,29 +143,36 @@ def test_32_users_at_once_all_answered_each_shown_place_and_estimate_and_one_mor
           f"max {waits[-1]:.1f} s; refused in {refused_in * 1000:.0f} ms when full")
 
 
-NAMES = [f"{a} {b}" for a in ("Amber", "Cobalt", "Juniper", "Saffron", "Tundra", "Willow", "Garnet", "Harbor")
-         for b in ("Heron", "Lynx", "Otter", "Falcon", "Badger", "Marlin", "Bison", "Wren")]
+def town(i: int) -> str:
+    """A made-up town name of its own per round: notes that differ only in a shared word would test the
+    model's reading of near-duplicates, not the server's memory."""
+    rng = random.Random(i)
+    return "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()
+
+
+SYLLABLES = ["kor", "van", "mil", "tesh", "abu", "rin", "zol", "phe", "dun", "quar", "lis", "ga", "bro", "nyx",
+             "sel", "tum", "ori", "wex", "hal", "cim", "dro", "fen", "jub", "ost", "pli", "rau", "sko", "ule"]
 
 
 def test_memory_stays_flat_and_nothing_is_lost_while_questions_uploads_and_reindexing_go_on(server):
     client = Client(server.url, verbose=False)
     home: Path = server.home
     samples: list[tuple[float, float]] = []
-    uploaded: dict[str, int] = {}
+    uploaded: dict[str, int] = {}  # town -> year
     article = list(ARTICLE_QUESTIONS)
     start = time.time()
     i = 0
     while time.time() - start < SOAK_SECONDS or i < 4:
         question = article[i % len(article)]
         assert ARTICLE_QUESTIONS[question] in ask_via_api(client, question), question
-        name, year = NAMES[i % len(NAMES)], 1900 + i
+        name, year = town(i), 1700 + i
         if name not in uploaded:
-            note = home / f"depot-{name.replace(' ', '-').lower()}.txt"
-            note.write_text(f"The {name} depot of Larkspur Freight opened in {year}. It stores grain for the valley.\n")
+            note = home / f"{name.lower()}.txt"
+            note.write_text(f"The town of {name} built its first library in {year}. Its river freezes every winter.\n")
             status, _, _ = client.predict([handle_file(str(note))], api_name="/upload")
             assert "added" in status, status
             uploaded[name] = year
-            answer = ask_via_api(client, f"When did the {name} depot of Larkspur Freight open?")
+            answer = ask_via_api(client, f"In which year did the town of {name} build its first library?")
             assert str(year) in answer, (name, answer)
         if i % 4 == 3:
             status, _, _ = client.predict(api_name="/reindex")
@@ -174,9 +182,9 @@ def test_memory_stays_flat_and_nothing_is_lost_while_questions_uploads_and_reind
 
     # Nothing lost: every uploaded document is listed and still answers.
     listed = {row[0] for row in client.predict(api_name="/reindex")[1]["data"]}
-    assert {f"depot-{n.replace(' ', '-').lower()}.txt" for n in uploaded} <= listed
+    assert {f"{n.lower()}.txt" for n in uploaded} <= listed
     for name in list(uploaded)[:: max(1, len(uploaded) // 3)]:
-        assert str(uploaded[name]) in ask_via_api(client, f"When did the {name} depot of Larkspur Freight open?"), name
+        assert str(uploaded[name]) in ask_via_api(client, f"In which year did the town of {name} build its first library?"), name
 
     # Flat: after the first round (caches filled), memory grows by less than a tenth.
     baseline = samples[3][1]

@@ -1,10 +1,12 @@
-"""A fresh llama.cpp context starts from the prompt a previous process evaluated, and answers the same."""
+"""A fresh llama.cpp context starts from the prompt a previous process evaluated, and answers the same;
+roles sharing one context each get their own prompt back."""
 
 from __future__ import annotations
 
 from qa.domain import Passage
-from qa.generators import LlamaCppChat
+from qa.generators import LlamaCppChat, LlamaEngine
 from qa.model_files import generator_model_path
+from qa.judge import judge_messages
 from qa.prompts import answer_messages
 from qa.settings import Settings
 
@@ -12,25 +14,40 @@ BRIDGE = Passage("b", "The bridge was built in 1932 by the harbour board.", "b.m
 HARBOUR = Passage("h", "The harbour opened to ships in 1901.", "h.md", "Harbour", 0, 36, score=0.9)
 
 
-def _chat(state_dir) -> LlamaCppChat:
-    model = generator_model_path(Settings.from_env().cache_dir)
-    return LlamaCppChat(model_path=model, max_tokens=40, state_dir=state_dir, role="answer")
+def _chat(state_dir, role: str = "answer", engine: LlamaEngine | None = None) -> LlamaCppChat:
+    """A chat model on a new engine (a fresh process's), or in another role of `engine`."""
+    engine = engine or LlamaEngine(generator_model_path(Settings.from_env().cache_dir), state_dir=state_dir)
+    return LlamaCppChat(engine=engine, role=role, max_tokens=40)
 
 
 def test_a_fresh_context_starts_from_the_saved_prompt_and_answers_the_same(tmp_path):
     first = _chat(tmp_path)
-    assert first.llama.n_tokens == 0  # nothing saved yet
+    assert first.engine.evaluated("answer") == 0  # nothing saved yet
     bridge = first.invoke(answer_messages("When was the bridge built?", [BRIDGE])).content
     [saved] = tmp_path.glob("answer-*.state")
 
     second = _chat(tmp_path)
-    assert second.llama.n_tokens > 300  # the fixed instructions are evaluated before any call
+    assert second.engine.evaluated("answer") > 300  # the fixed instructions are evaluated before any call
     assert second.invoke(answer_messages("When was the bridge built?", [BRIDGE])).content == bridge
     harbour = second.invoke(answer_messages("When did the harbour open?", [HARBOUR])).content
     assert "1901" in harbour and "1932" in bridge
 
     saved.write_bytes(b"not a llama.cpp state file")
     third = _chat(tmp_path)
-    assert third.llama.n_tokens == 0 and not saved.exists()  # a damaged file is refused and removed
+    assert third.engine.evaluated("answer") == 0 and not saved.exists()  # a damaged file is refused and removed
     assert third.invoke(answer_messages("When did the harbour open?", [HARBOUR])).content == harbour
     assert saved.exists()  # and written anew
+
+
+def test_roles_sharing_one_context_each_keep_their_own_prompt(tmp_path):
+    answer = _chat(None)
+    judge = _chat(None, "judge", answer.engine)
+    messages = answer_messages("When was the bridge built?", [BRIDGE])
+    alone = _chat(None).invoke(messages).content  # a context that never switched roles
+    assert answer.invoke(messages).content == alone
+    evaluated = answer.engine.evaluated("answer")
+    assert judge.engine.evaluated("judge") == 0  # the judge's turn starts from its own (empty) prompt
+    assert 0.0 <= judge.yes_probability(judge_messages("The bridge was built in 1932.", BRIDGE.text)) <= 1.0
+    assert answer.engine.evaluated("answer") == evaluated  # the answer's prompt is back after the judge's turn
+    assert answer.invoke(messages).content == alone
+    assert judge.engine.llama is answer.engine.llama
