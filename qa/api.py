@@ -23,7 +23,7 @@ def index(settings: Settings | None = None) -> Index:
     settings = settings or Settings.from_env()
     with _lock:
         if settings not in _indexes:
-            _indexes[settings] = Index(settings, default_embeddings())
+            _indexes[settings] = Index(settings, default_embeddings(settings.cache_dir))
         return _indexes[settings]
 
 
@@ -38,7 +38,7 @@ def pipeline(settings: Settings | None = None) -> Pipeline:
         if settings not in _pipelines:
             _pipelines[settings] = Pipeline(
                 settings,
-                default_embeddings(),
+                default_embeddings(settings.cache_dir),
                 make_chat_model(settings),
                 make_chat_model(settings, role="judge"),
                 index=store,

@@ -1,24 +1,35 @@
-"""Sentence embeddings from the packaged all-MiniLM-L6-v2, behind langchain's Embeddings interface."""
+"""Sentence embeddings from the packaged all-MiniLM-L6-v2, behind langchain's Embeddings interface.
+
+Documents go through sentence-transformers; a question goes through the same model exported to ONNX
+(qa.query_encoder), so answering a question never has to start torch.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from qa import query_encoder
 from qa.model_files import embedding_model_path
+
+log = logging.getLogger("qa")
 
 
 class MiniLMEmbeddings(Embeddings):
     """Normalised embeddings (cosine = dot product); repeated queries are served from a small cache."""
 
     # Small batches: encode pads each batch to its longest text, and chunks vary in length.
-    def __init__(self, batch_size: int = 16):
+    # With a cache folder, questions are embedded by ONNX Runtime from an export kept there.
+    def __init__(self, batch_size: int = 16, cache_dir: Path | None = None):
         self._model = None  # loaded on the first text to embed: `qa info` and a re-ingest of unchanged files need none
         self._batch_size = batch_size
+        self._cache_dir = cache_dir
+        self._query_encoder: query_encoder.QueryEncoder | None = None
         # sentence-transformers' encode is not documented as thread-safe; the UI and tests call from threads.
         self._lock = threading.Lock()
         self._cached_query = lru_cache(maxsize=1024)(self._embed_one)
@@ -39,7 +50,25 @@ class MiniLMEmbeddings(Embeddings):
         return vectors.tolist()
 
     def _embed_one(self, text: str) -> tuple[float, ...]:
-        return tuple(self._encode([text])[0])
+        encoder = self._fast_query_encoder()
+        return tuple(encoder.encode(text) if encoder else self._encode([text])[0])
+
+    def _fast_query_encoder(self) -> query_encoder.QueryEncoder | None:
+        """The ONNX encoder, exported on first need; None (sentence-transformers answers) if it cannot be had."""
+        if self._query_encoder is None and self._cache_dir is not None:
+            with self._lock:
+                if self._query_encoder is not None or self._cache_dir is None:  # another thread got here first
+                    return self._query_encoder
+                path = query_encoder.onnx_path(self._cache_dir)
+                try:
+                    if not path.is_file():
+                        query_encoder.export(self._loaded(), path)
+                    self._query_encoder = query_encoder.QueryEncoder(path)
+                except Exception as e:  # noqa: BLE001 - a damaged export, a full disk, a missing runtime
+                    log.warning("questions are embedded without ONNX Runtime this time (%s: %s)", type(e).__name__, e)
+                    path.unlink(missing_ok=True)  # the next process exports it again
+                    self._cache_dir = None
+        return self._query_encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._encode(list(texts)) if texts else []
@@ -64,7 +93,7 @@ def _bfloat16():
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
-@lru_cache(maxsize=1)
-def default_embeddings() -> MiniLMEmbeddings:
-    """One embedding model per process: loading it costs seconds and hundreds of MB."""
-    return MiniLMEmbeddings()
+@lru_cache(maxsize=4)
+def default_embeddings(cache_dir: Path | None = None) -> MiniLMEmbeddings:
+    """One embedding model per process (and cache folder): loading it costs seconds and hundreds of MB."""
+    return MiniLMEmbeddings(cache_dir=cache_dir)
