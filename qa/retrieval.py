@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from langchain_chroma import Chroma
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -12,7 +13,7 @@ from pydantic import ConfigDict
 from rank_bm25 import BM25Okapi
 
 from qa.domain import Passage
-from qa.text import terms
+from qa.text import exact_terms, terms
 
 _RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each ranking
 
@@ -20,11 +21,14 @@ _RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each r
 class PassageRetriever(BaseRetriever):
     """Hybrid retrieval: dense candidates from Chroma, re-ranked with BM25 by reciprocal rank fusion.
 
-    MiniLM alone misses exact wording ("major investor"); BM25 alone misses paraphrase. Only dense
-    candidates at or above `min_score` (cosine similarity) are eligible, so off-topic questions still
-    retrieve nothing, and of the top `k` only those within `margin` of the best score are kept: every
-    passage costs the generator prompt time, and distant ones rarely hold the answer. The cosine score
-    goes in each document's metadata.
+    MiniLM alone misses exact wording ("major investor"); BM25 alone misses paraphrase. The question's
+    names and numbers that fewer than `rare` chunks contain are also looked up letter for letter, and
+    those chunks join the candidates: in a big index the dense search can miss a chunk outright (HNSW
+    leaves some points unreachable: beside a 50 MB text, a one-sentence fact was found by no query, not
+    even its own vector). Only candidates at or above `min_score` (cosine similarity) are eligible, so
+    off-topic questions still retrieve nothing, and of the top `k` only those within `margin` of the best
+    score are kept: every passage costs the generator prompt time, and distant ones rarely hold the
+    answer. The cosine score goes in each document's metadata.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -37,15 +41,27 @@ class PassageRetriever(BaseRetriever):
     margin: float = 2.0
     candidates: int = 20
     hybrid: bool = True
+    rare: int = 50
+    max_terms: int = 4
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        # Chroma returns cosine distance in a cosine-space collection; similarity = 1 - distance.
+        vector = self.store.embeddings.embed_query(query)
         pool = self.candidates if self.hybrid else self.k
-        found = [
-            Document(page_content=doc.page_content, metadata={**doc.metadata, "score": 1.0 - distance}, id=doc.id)
-            for doc, distance in self.store.similarity_search_with_score(query, k=max(pool, self.k))
-            if 1.0 - distance >= self.min_score
-        ]
+        # Chroma returns cosine distance in a cosine-space collection; similarity = 1 - distance.
+        scored = {
+            doc.id: (doc, 1.0 - distance)
+            for doc, distance in self.store.similarity_search_by_vector_with_relevance_scores(vector, k=max(pool, self.k))
+        }
+        if self.hybrid:
+            scored.update({id_: hit for id_, hit in self._exact_hits(query, vector).items() if id_ not in scored})
+        found = sorted(
+            (
+                Document(page_content=doc.page_content, metadata={**doc.metadata, "score": score}, id=doc.id)
+                for doc, score in scored.values()
+                if score >= self.min_score
+            ),
+            key=lambda d: -d.metadata["score"],
+        )
         if self.keep and found:
             found = self.keep(found)
         if self.hybrid and len(found) > self.k and terms(query):
@@ -56,6 +72,18 @@ class PassageRetriever(BaseRetriever):
         found = found[: self.k]
         best = max((d.metadata["score"] for d in found), default=0.0)
         return [d for d in found if d.metadata["score"] >= best - self.margin]
+
+    def _exact_hits(self, query: str, vector: list[float]) -> dict[str, tuple[Document, float]]:
+        """Chunks holding one of the question's rarer names or numbers as written, with their cosine score."""
+        hits: dict[str, tuple[Document, float]] = {}
+        for term in exact_terms(query)[: self.max_terms]:
+            got = self.store.get(where_document={"$contains": term}, limit=self.rare, include=["documents", "metadatas", "embeddings"])
+            if not got["ids"] or len(got["ids"]) >= self.rare:
+                continue  # absent, or a common word: the dense search and BM25 weigh it already
+            scores = np.asarray(got["embeddings"], dtype=float) @ np.asarray(vector)
+            for id_, text, meta, score in zip(got["ids"], got["documents"], got["metadatas"], scores):
+                hits[id_] = (Document(page_content=text, metadata=meta, id=id_), float(score))
+        return hits
 
 
 def to_passage(doc: Document) -> Passage:

@@ -59,8 +59,8 @@ _NOT_NAMES = {
 }
 
 
-def names(text: str) -> list[str]:
-    """Proper names, as the lower-cased words a text about them must contain.
+def names(text: str, as_written: bool = False) -> list[str]:
+    """Proper names, as the lower-cased words a text about them must contain (or as written).
 
     A hyphenated name counts as its parts: "Microsoft-OpenAI" is named by a passage that names
     Microsoft and OpenAI. A possessive 's is dropped.
@@ -69,8 +69,13 @@ def names(text: str) -> list[str]:
     for name in _NAME.findall(MARKER.sub("", text)):
         for part in re.sub(r"'s$", "", name).split("-"):
             if part and part.lower() not in _NOT_NAMES and part[0].isupper():
-                found.append(part.lower())
+                found.append(part if as_written else part.lower())
     return list(dict.fromkeys(found))
+
+
+def exact_terms(question: str) -> list[str]:
+    """The words of a question worth looking up letter for letter: its names and numbers, as written."""
+    return list(dict.fromkeys([*names(question, as_written=True), *_NUMBER.findall(MARKER.sub("", question))]))
 
 
 def mentions(text: str, word: str) -> bool:

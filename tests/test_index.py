@@ -81,6 +81,28 @@ def test_retrieval_ranks_the_passage_that_holds_the_answer_first(index, corpus):
     assert retriever.invoke("What is the capital of France?") == []
 
 
+def test_a_chunk_the_dense_search_misses_is_still_found_by_the_rare_name_it_holds(index, corpus):
+    (corpus / "lighthouse.txt").write_text("The lighthouse keeper of Varnholm island in 1894 was Agneta Solberg.")
+    index.ingest([corpus])
+    from qa.retrieval import PassageRetriever
+
+    # An HNSW point no query reaches (seen beside a 50 MB text): the dense search never returns it.
+    dense = type(index.store).similarity_search_by_vector_with_relevance_scores
+
+    def unreachable(store, vector, k, **kwargs):
+        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in d.page_content]
+
+    retriever = PassageRetriever(store=index.store, k=3, min_score=0.25)
+    question = "Who was the lighthouse keeper of Varnholm island in 1894?"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(index.store), "similarity_search_by_vector_with_relevance_scores", unreachable)
+        top = retriever.invoke(question)
+        assert "Agneta Solberg" in top[0].page_content and top[0].metadata["score"] > 0.5
+        # A word in as many chunks as `rare` is not looked up: only the dense search weighs it.
+        common = retriever.model_copy(update={"rare": 1}).invoke(question)
+        assert all("Varnholm" not in d.page_content for d in common)
+
+
 # A document of more chunks than Chroma takes in one write (5,461 on the embedded store). The vectors
 # come from langchain's deterministic fake embeddings: this is about the store, and MiniLM would take
 # a minute to embed so many chunks.

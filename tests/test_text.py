@@ -5,7 +5,7 @@ import pytest
 from qa.asked import unmet_constraints
 from qa.citations import is_refusal
 from qa.prompts import neutralise
-from qa.text import months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
+from qa.text import exact_terms, months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,19 @@ from qa.text import months, names, numbers, overlaps_time, terms, time_spans, wh
 )
 def test_names(text, expected):
     assert names(text) == expected
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Who kept the lamp on Varnholm island in 1894?", ["Varnholm", "1894"]),  # as written: the lookup is exact
+        ("What did Chopin's father teach at the Warsaw Lyceum?", ["Chopin", "Warsaw", "Lyceum"]),
+        ("How much did the Microsoft-OpenAI deal cost, $1,500?", ["Microsoft", "OpenAI", "1,500"]),
+        ("When was it built?", []),
+    ],
+)
+def test_exact_terms(question, expected):
+    assert exact_terms(question) == expected
 
 
 @pytest.mark.parametrize(
