@@ -23,9 +23,9 @@ class PassageRetriever(BaseRetriever):
 
     MiniLM alone misses exact wording ("major investor"); BM25 alone misses paraphrase. The question's
     names and numbers that fewer than `rare` chunks contain are also looked up letter for letter, and
-    those chunks join the candidates: in a big index the dense search can miss a chunk outright (HNSW
-    leaves some points unreachable: beside a 50 MB text, a one-sentence fact was found by no query, not
-    even its own vector). Only candidates at or above `min_score` (cosine similarity) are eligible, so
+    those scoring above the weakest dense candidate join them: in a big index the approximate search can
+    miss a chunk outright (HNSW leaves some points unreachable: beside a 50 MB text, a one-sentence fact
+    was found by no query, not even its own vector). Only candidates at or above `min_score` (cosine similarity) are eligible, so
     off-topic questions still retrieve nothing, and of the top `k` only those within `margin` of the best
     score are kept: every passage costs the generator prompt time, and distant ones rarely hold the
     answer. The cosine score goes in each document's metadata.
@@ -52,8 +52,11 @@ class PassageRetriever(BaseRetriever):
             doc.id: (doc, 1.0 - distance)
             for doc, distance in self.store.similarity_search_by_vector_with_relevance_scores(vector, k=max(pool, self.k))
         }
-        if self.hybrid:
-            scored.update({id_: hit for id_, hit in self._exact_hits(query, vector).items() if id_ not in scored})
+        if self.hybrid and scored:
+            # Only what the approximate search missed joins: a chunk scoring above the weakest dense candidate.
+            # A chunk below it was rightly left out; letting it in would re-rank, not repair.
+            floor = min(score for _, score in scored.values())
+            scored.update({i: hit for i, hit in self._exact_hits(query, vector).items() if i not in scored and hit[1] > floor})
         found = sorted(
             (
                 Document(page_content=doc.page_content, metadata={**doc.metadata, "score": score}, id=doc.id)
