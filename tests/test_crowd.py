@@ -11,6 +11,7 @@ import os
 import random
 import re
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -83,6 +84,28 @@ def fill_the_queue(url: str, accepted: list) -> float:
     raise AssertionError("the queue never filled up: it is not bounded")
 
 
+class QueueWatch(threading.Thread):
+    """Follows every job from the moment it is submitted: what place and estimate it was shown while it
+    waited, and when its answer came."""
+
+    def __init__(self, jobs: list):
+        super().__init__(daemon=True)
+        self.jobs = jobs  # more may be appended while it runs
+        self.seen: dict[int, tuple[int | None, float | None]] = {}
+        self.finished: dict[int, float] = {}
+
+    def run(self) -> None:
+        while len(self.finished) < len(self.jobs):
+            for n, (_, job, _) in enumerate(list(self.jobs)):
+                status = job.status()
+                if status.code == Status.IN_QUEUE:
+                    rank, eta = self.seen.get(n, (None, None))
+                    self.seen[n] = (status.rank if rank is None else rank, status.eta if eta is None else eta)
+                if job.done() and n not in self.finished:
+                    self.finished[n] = time.time()
+            time.sleep(0.1)
+
+
 def test_32_users_at_once_all_answered_each_shown_place_and_estimate_and_one_more_told_busy(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     questions = [list(ARTICLE_QUESTIONS)[i % len(ARTICLE_QUESTIONS)] for i in range(CROWD)]
@@ -91,6 +114,8 @@ def test_32_users_at_once_all_answered_each_shown_place_and_estimate_and_one_mor
 
     start = time.time()
     jobs = [(q, submit(c, q), start) for q, c in zip(questions, clients)]
+    watch = QueueWatch(jobs)
+    watch.start()
     while any(job.status().code in (Status.STARTING, Status.JOINING_QUEUE) for _, job, _ in jobs):
         time.sleep(0.05)
     assert time.time() - start < 10, "the crowd took too long just to join the queue"
@@ -121,24 +146,14 @@ def test_32_users_at_once_all_answered_each_shown_place_and_estimate_and_one_mor
     late.screenshot(path=str(ARTIFACTS / "ui-busy.png"))
 
     # Everyone who got in gets the right answer; each waiting user saw their place and an estimate.
-    seen: dict[int, tuple[int | None, float | None]] = {}
-    finished: dict[int, float] = {}
-    while len(finished) < len(jobs):
-        for n, (_, job, _) in enumerate(jobs):
-            status = job.status()
-            if status.code == Status.IN_QUEUE:
-                rank, eta = seen.get(n, (None, None))
-                seen[n] = (status.rank if rank is None else rank, status.eta if eta is None else eta)
-            if job.done() and n not in finished:
-                finished[n] = time.time()
-        time.sleep(0.1)
+    watch.join(timeout=1800)
     for question, job, _ in jobs:
         assert ARTICLE_QUESTIONS[question] in last_text(job.result()[0]), (question, last_text(job.result()[0]))
-    assert all(rank is not None and eta is not None for rank, eta in seen.values())
-    assert len(seen) >= CROWD - 2, "the crowd never waited: it was not at once"
+    assert all(rank is not None and eta is not None for rank, eta in watch.seen.values())
+    assert len(watch.seen) >= CROWD - 2, "the crowd never waited: it was not at once"
     watcher.locator("#qa-chat .message.bot").last.filter(has_text="2030").filter(has_text="✓").wait_for(timeout=600_000)
 
-    waits = sorted(finished[n] - submitted for n, (_, _, submitted) in enumerate(jobs))
+    waits = sorted(watch.finished[n] - submitted for n, (_, _, submitted) in enumerate(jobs))
     print(f"\n{len(jobs)} users answered via the API (+2 in the browser); wait p50 {statistics.median(waits):.1f} s, "
           f"max {waits[-1]:.1f} s; refused in {refused_in * 1000:.0f} ms when full")
 
