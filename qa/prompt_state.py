@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qa.model_files import fingerprint
+
 
 def state_path(folder: Path, model_path: Path, n_ctx: int, role: str) -> Path:
     import llama_cpp
 
-    stat = model_path.stat()
-    key = f"{model_path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{n_ctx}\0{llama_cpp.__version__}"
-    return folder / f"{role}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.state"
+    return folder / f"{role}-{fingerprint(model_path, n_ctx, llama_cpp.__version__)}.state"
 
 
 def load(llama, path: Path) -> bool:  # noqa: ANN001 - a llama_cpp.Llama

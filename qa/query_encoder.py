@@ -9,23 +9,18 @@ still embedded by sentence-transformers, faster in batches on this kind of CPU (
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
-from qa.model_files import embedding_model_path
-
-MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model: longer texts are cut there too
+from qa.model_files import embedding_model_path, fingerprint
 
 
 def onnx_path(cache_dir: Path) -> Path:
     """Where the export of the packaged model is kept, named by the weights it was made from."""
-    weights = embedding_model_path() / "model.safetensors"
-    stat = weights.stat()
-    key = f"{weights.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
-    return cache_dir / f"minilm-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+    return cache_dir / f"minilm-{fingerprint(embedding_model_path() / 'model.safetensors')}.onnx"
 
 
 def export(sentence_transformer: Any, target: Path) -> None:
@@ -63,16 +58,18 @@ def export(sentence_transformer: Any, target: Path) -> None:
 class QueryEncoder:
     """One text in, its normalised MiniLM vector out, on ONNX Runtime (thread-safe)."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path):
         import onnxruntime
         from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = os.cpu_count() or 1
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(embedding_model_path() / "tokenizer.json"))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
+        model = embedding_model_path()
+        self._tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
+        # Cut where sentence-transformers cuts (its max_seq_length), so long texts get the same vector too.
+        self._tokenizer.enable_truncation(json.loads((model / "sentence_bert_config.json").read_text())["max_seq_length"])
         self._tokenizer.no_padding()
 
     def encode(self, text: str) -> list[float]:

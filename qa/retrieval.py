@@ -25,10 +25,10 @@ class PassageRetriever(BaseRetriever):
     names and numbers that fewer than `rare` chunks contain are also looked up letter for letter, and
     those scoring above the weakest dense candidate join them: in a big index the approximate search can
     miss a chunk outright (HNSW leaves some points unreachable: beside a 50 MB text, a one-sentence fact
-    was found by no query, not even its own vector). Only candidates at or above `min_score` (cosine similarity) are eligible, so
-    off-topic questions still retrieve nothing, and of the top `k` only those within `margin` of the best
-    score are kept: every passage costs the generator prompt time, and distant ones rarely hold the
-    answer. The cosine score goes in each document's metadata.
+    was found by no query, not even its own vector). Only candidates at or above `min_score` (cosine
+    similarity) are eligible, so off-topic questions still retrieve nothing, and of the top `k` only those
+    within `margin` of the best score are kept: every passage costs the generator prompt time, and
+    distant ones rarely hold the answer. The cosine score goes in each document's metadata.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

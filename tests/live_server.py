@@ -1,4 +1,4 @@
-"""A live `qa serve` for tests that talk to it as users do (gradio_client, a real browser)."""
+"""A live `qa serve` for tests that talk to it as users do (gradio_client, a real browser: conftest's `browser`)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import ARTICLE
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError, sync_playwright
 from gradio_client import Client, handle_file
 from gradio_client.utils import QueueError, Status
+from playwright.sync_api import TimeoutError
+
+from qa.settings import Settings
 
 from conftest import ARTICLE_QUESTIONS, ROOT
-from live_server import CHROMIUM, CHROMIUM_ARGS, last_text, running_server
+from live_server import last_text, running_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CROWD = 32
-QUEUE_SIZE = 32  # the default of QA_UI_QUEUE_SIZE, which this module's server keeps
+QUEUE_SIZE = Settings().ui_queue_size  # the default, which this module's server keeps
 SOAK_SECONDS = float(os.environ.get("QA_SOAK_SECONDS", "120"))
 # What Gradio's page shows a waiting user: "queue: 12/31 | 20.1/48.0s" (place / waiting, waited / estimate).
 QUEUE_SHOWN = re.compile(r"queue: (\d+)/(\d+) \| [\d.]+/([\d.]+)s")
@@ -38,14 +40,6 @@ def server(tmp_path_factory):
         # come from the time answers took.
         ask_via_api(Client(live.url, verbose=False), "Until when will the core partnership continue?")
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def ask_via_api(client: Client, question: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -15,7 +14,7 @@ from qa.errors import IndexStoreError
 from qa.ui import _corpus_errors_shown, safe_filename
 
 from conftest import HARBOUR_PAGES, ROOT, make_docx, make_pdf
-from live_server import CHROMIUM, CHROMIUM_ARGS, last_text, running_server
+from live_server import last_text, running_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
@@ -65,17 +64,6 @@ def test_a_failing_corpus_action_shows_why_and_leaves_the_tables_alone():
     status, table, choices = _corpus_errors_shown(reindex)()
     assert status.startswith("❌ the index at .qa/index cannot be used")
     assert isinstance(table, type(gr.skip())) and isinstance(choices, type(gr.skip()))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def ask_in_browser(page, question: str, expect: str) -> None:
