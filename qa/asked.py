@@ -12,6 +12,8 @@ from qa.text import (
     AMOUNT_WORDS,
     ASKS_AMOUNT,
     ASKS_WHEN,
+    ASKS_WHY,
+    GIVES_REASON,
     ASKS_YES_NO,
     MARKER,
     TIME_WORDS,
@@ -27,7 +29,8 @@ from qa.text import (
 
 
 def gives_what_was_asked(question: str, answer: str) -> bool:
-    """False when an answer only restates its question, a "when" answer names no time, or a "how many/much" none.
+    """False when an answer only restates its question, a "when" answer names no time, a "how many/much" none,
+    or a "why" answer no reason.
 
     "When did OpenAI achieve AGI? -- OpenAI achieved AGI [1]." restates a premise the passage only
     raises as a condition; the judge may accept the sentence, but it answers nothing. A yes/no
@@ -42,6 +45,8 @@ def gives_what_was_asked(question: str, answer: str) -> bool:
         return has_number or bool(said & TIME_WORDS)
     if ASKS_AMOUNT.match(question):
         return has_number or bool(said & AMOUNT_WORDS)
+    if ASKS_WHY.search(question):
+        return bool(GIVES_REASON.search(answer))
     return True
 
 

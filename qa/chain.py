@@ -19,6 +19,7 @@ from qa.index import Index
 from qa.asked import gives_what_was_asked, unmet_constraints
 from qa.confidence import Signals, confidence
 from qa.judge import Judge
+from qa.overview import Overview, key_sentences, overview_of
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import PassageRetriever, to_passage
 from qa.settings import Settings, Verify
@@ -118,6 +119,13 @@ class Pipeline:
             with self._backend_errors():
                 question = standalone_question(self.chat_model, question, list(history))
         self.ensure_index()
+        overview = overview_of(question, self.index.documents)
+        if overview is not None:
+            answer = self._overview(question, overview, verify, started)
+            if answer is not None:
+                yield answer.text
+                yield answer
+                return
         passages = self.retrieve(question, top_k)
         timings = {"retrieve_s": time.perf_counter() - started}
 
@@ -173,6 +181,44 @@ class Pipeline:
         except Exception as e:  # noqa: BLE001 - timeouts, refused connections, HTTP errors, llama.cpp errors
             raise BackendError(f"the generator ({describe(self.settings)}) failed: {type(e).__name__}: {e}") from e
 
+    def _overview(self, question: str, overview: Overview, verify: Verify, started: float) -> Answer | None:
+        """The key sentences of each document the question covers, quoted and each cited to its own span;
+        None when no document has a sentence to quote (the question is then answered as any other)."""
+        embed = self.index.store.embeddings.embed_query
+        groups = [key_sentences(self.index.chunks(s), self.index.vectors, embed, overview.points) for s in overview.sources]
+        passages = [p for group in groups for p in group]
+        if not passages:
+            return None
+        timings = {"retrieve_s": time.perf_counter() - started}
+        kept: list[Sentence] = []
+        dropped: list[Sentence] = []
+        lines: list[str] = []
+        number = 0
+        for group in groups:
+            points = []
+            for passage in group:
+                number += 1
+                text = recite(passage.text, number)
+                # A quote is its passage's own words (the judge says so without the model); checked all the same.
+                sentence = Sentence(text, (number,), None if verify == "off" else self.judge.score(text, [passage.text]))
+                if verify == "drop" and sentence.support < self.judge.threshold:
+                    dropped.append(sentence)
+                else:
+                    kept.append(sentence)
+                    points.append(f"- {text}")
+            if points and len(groups) > 1:
+                lines.append(f"**{group[0].title}** ({group[0].source})")
+            lines += points
+        if overview.documents > len(overview.sources) and len(overview.sources) > 1:
+            lines.append(f"({overview.documents - len(overview.sources)} more documents not covered: ask about one by its title.)")
+        text, citations = resolve("\n".join(lines), passages)
+        timings["verify_s"] = time.perf_counter() - started - timings["retrieve_s"]
+        timings["total_s"] = time.perf_counter() - started
+        if not kept:
+            return Answer(question, REFUSAL, [], passages, True, timings, [], dropped, 0.0)
+        score = None if verify == "off" else min(s.support for s in kept)
+        return Answer(question, text, citations, passages, False, timings, kept, dropped, score)
+
     def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage]) -> Signals | None:
         """What the confidence is computed from, for the part of `question` that asks; None when nothing is cited."""
         cited = sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
@@ -195,9 +241,22 @@ class Pipeline:
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
         context = [p.text for p in passages]
         support = self.judge.score(sentence, [passages[n - 1].text for n in cited], context) if cited else 0.0
+        before = _preceding(passages, cited)
+        if cited and before and support < self.judge.threshold:
+            # "removing this clause" is the AGI clause of the passage just before: judge the two as one text.
+            support = max(support, self.judge.score(sentence, [*before, *(passages[n - 1].text for n in cited)], context))
         best = best_matching_passage(sentence, passages)
         if best is not None and best not in cited:
             alternative = self.judge.score(sentence, [passages[best - 1].text], context)
             if alternative > support:
                 return Sentence(recite(sentence, best), (best,), alternative)
         return Sentence(sentence, tuple(cited), support)
+
+
+def _preceding(passages: list[Passage], cited: list[int]) -> list[str]:
+    """The shown passages that run straight into a cited one (same document, at most a line break between)."""
+    spans = [passages[n - 1] for n in cited]
+    return [
+        p.text for p in passages
+        if p not in spans and any(p.source == c.source and 0 <= c.start - p.end <= 2 for c in spans)
+    ]

@@ -181,6 +181,12 @@ class Index:
         ]
         return sorted(chunks, key=lambda c: (c.source, c.start))
 
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        """The stored embedding of each of these chunks."""
+        with self.guard():
+            got = self.store.get(ids=ids, include=["embeddings"])
+        return {id_: list(vector) for id_, vector in zip(got["ids"], got["embeddings"])}
+
     def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
         """The retrieved chunks that belong to their document's live version (one small lookup)."""
         live = self._live(d.metadata["source"] for d in docs)

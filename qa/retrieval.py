@@ -13,7 +13,7 @@ from pydantic import ConfigDict
 from rank_bm25 import BM25Okapi
 
 from qa.domain import Passage
-from qa.text import exact_terms, terms
+from qa.text import ASKS_WHY, REASON_TERMS, exact_terms, terms
 
 _RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each ranking
 
@@ -67,8 +67,10 @@ class PassageRetriever(BaseRetriever):
         )
         if self.keep and found:
             found = self.keep(found)
-        if self.hybrid and len(found) > self.k and terms(query):
-            bm25 = BM25Okapi([terms(d.page_content) or ["_"] for d in found]).get_scores(terms(query))
+        # A "why" question's answer is where the passage gives a reason: BM25 weighs reason words too.
+        lexical = terms(query) + (REASON_TERMS if ASKS_WHY.search(query) else [])
+        if self.hybrid and len(found) > self.k and lexical:
+            bm25 = BM25Okapi([terms(d.page_content) or ["_"] for d in found]).get_scores(lexical)
             lexical_rank = {i: r for r, i in enumerate(sorted(range(len(found)), key=lambda i: -bm25[i]))}
             fused = sorted(range(len(found)), key=lambda i: -(1 / (_RRF_K + i) + 1 / (_RRF_K + lexical_rank[i])))
             found = [found[i] for i in fused]

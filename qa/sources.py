@@ -120,9 +120,22 @@ def answer_markdown(answer: Answer, threshold: float) -> str:
     if not answer.sentences or any(s.support is None for s in answer.sentences):
         text = answer.text
     else:
-        text = " ".join(f"{s.text} {'✓' if s.support >= threshold else '⚠ unsupported'}" for s in answer.sentences)
+        text = _marked(answer, threshold)
     text = _linked_markers(answer, text)
     return text if answer.confidence is None else f"{text}\n\n*confidence {answer.confidence:.2f}*"
+
+
+def _marked(answer: Answer, threshold: float) -> str:
+    """The answer's text with each sentence's mark after it, keeping its layout (an overview's bullets)."""
+    marks = [f"{s.text} {'✓' if s.support >= threshold else '⚠ unsupported'}" for s in answer.sentences]
+    text, at = answer.text, 0
+    for sentence, marked in zip(answer.sentences, marks):
+        found = text.find(sentence.text, at)
+        if found < 0:  # the text was re-spelt after checking: the sentences, marked, are the answer
+            return " ".join(marks)
+        text = text[:found] + marked + text[found + len(sentence.text) :]
+        at = found + len(marked)
+    return text
 
 
 def _linked_markers(answer: Answer, text: str) -> str:

@@ -162,6 +162,67 @@ def what_is_asked(question: str) -> str:
     return asked or question.strip()
 
 
+# --- broad questions -----------------------------------------------------------------------------
+
+_DOCUMENT_WORDS = r"(?:documents?|articles?|texts?|files?|papers?|reports?|stor(?:y|ies)|books?|sources?|corpus|pages?)"
+# A question about a whole document (or all of them) rather than a fact in one: what it is about, its
+# main points, a summary, what each says. "What is the Stargate protocol about?" matches too; the
+# overview then asks its topic words to name a document (qa.overview).
+ASKS_OVERVIEW = re.compile(
+    r"\bwhat(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:[\w'-]+\s+){0,5}?about\s*[?.!]*\s*$"
+    r"|\bsummar(?:y|ies|i[sz]e[sd]?|i[sz]ing)\b|\boverview\b|\bgist\b|\btl;?\s?dr\b"
+    r"|\b(?:main|key|important|central|major)\s+(?:points?|ideas?|facts?|takeaways?|findings?|themes?|messages?|topics?)\b"
+    rf"|\b(?:compare|contrast)\b.*\b{_DOCUMENT_WORDS}\b"
+    rf"|\bwhat\s+(?:does|do)\s+(?:(?:the|this|these|each|both|all)\s+)?(?:\w+\s+)?{_DOCUMENT_WORDS}\s+(?:each\s+)?(?:say|cover|discuss|describe)\b",
+    re.I,
+)
+# Every document gets its own points: "what is each about", "compare the two articles".
+ASKS_EACH = re.compile(rf"\beach\b|\bboth\b|\bcompare\b|\bcontrast\b|\b(?:two|three|four|five|all)\s+{_DOCUMENT_WORDS}\b", re.I)
+# Words of an overview question that name no topic: what is left may name a document ("the Zelda article").
+_OVERVIEW_WORDS = frozenset(terms(
+    "article articles document documents text texts file files paper papers report reports story stories book books "
+    "source sources corpus page pages summary summarize summarise summarizing summarising summaries overview gist tl dr "
+    "main key important central major point points idea ideas fact facts takeaway takeaways finding findings "
+    "theme themes message messages topic topics about each both all compare contrast say says cover covers "
+    "discuss discusses describe describes sentence sentences bullet bullets briefly brief short shortly please "
+    "give me tell us list mainly mostly these those they them their one two three four five six seven eight "
+    "whole entire generally general there here"
+))
+_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_COUNT = re.compile(
+    r"\b(" + "|".join(_COUNTS) + r"|[1-8])\s+(?:\w+\s+)?(?:sentences?|points?|bullets?|facts?|ideas?|takeaways?|things?|lines?)\b",
+    re.I,
+)
+
+
+def overview_topic(question: str) -> list[str]:
+    """The terms of an overview question that are not overview words: what may name the document meant."""
+    return [t for t in terms(question) if t not in _OVERVIEW_WORDS and t not in "12345678"]
+
+
+def requested_count(question: str) -> int | None:
+    """How many sentences or points the question asks for ("in two sentences", "5 key points"), if it says."""
+    match = _COUNT.search(question)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    return _COUNTS.get(word) or int(word)
+
+
+# A question asking for a reason: its answer is rarely in the passage that restates it.
+ASKS_WHY = re.compile(r"^\s*why\b|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+)?(?:reasons?|causes?)\b|\bfor what reason\b", re.I)
+# Words that give a reason. A "why" answer without one restates its question ("Why is the partnership
+# changing? -- The partnership is undergoing a shift."); retrieval weighs them for "why" questions, since the
+# passage giving the reason rarely repeats the question's words ("This shift stems from a shortage ...").
+GIVES_REASON = re.compile(
+    r"(?i:\b(?:because|due to|owing to|stems? from|stemmed from|as a result|results? (?:of|from)|reasons?|causes?|caused by|"
+    r"driven by|led to|leads? to|since|so that|in order to|thanks to|attribut\w+|under pressure|in response to|"
+    r"prompted|motivated|after|amid|following)\b)"
+    r"|\bto\s+(?!(?:the|a|an|its|their|his|her|this|that|these|those|be)\b)[a-z]{3,}",  # a purpose: "to secure funding"
+)
+REASON_TERMS = terms("because due owing stems stemmed result reason cause caused driven attributed pressure response")
+
+
 # --- copies --------------------------------------------------------------------------------------
 
 # Words a copy may skip: articles, auxiliaries and fillers whose omission leaves the claim as it was.

@@ -57,6 +57,13 @@ def test_a_number_or_name_the_passage_never_mentions_is_unsupported():
         ("What do enemies react to?", "Enemies react to noise [1].", True),
         ("Does the deal give Microsoft exclusivity?", "The deal gives Microsoft exclusivity [1].", True),  # yes/no
         ("Is the deal exclusive?", "No, it is not exclusive [2].", True),
+        # A "why" answer gives a reason; one that restates the question in other words gives none.
+        ("Why is the partnership changing?", "The partnership is undergoing a significant shift [1].", False),
+        ("Why is the partnership changing?", "It changes due to a shortage of computing resources [3].", True),
+        ("Why did Microsoft allow it?", "Microsoft allowed it because shareholders pressed it [1].", True),
+        ("Why is OpenAI removing the clause?", "OpenAI is removing the clause to secure more funding [1].", True),
+        ("Why did Beyonce leave the group?", "Beyonce left the group in 2003 [1].", False),
+        ("What was the reason for the delay?", "The delay stemmed from insufficient computing power [2].", True),
     ],
 )
 def test_an_answer_must_give_the_kind_of_fact_asked_for(question, answer, gives):

@@ -5,6 +5,14 @@ import pytest
 from qa.asked import unmet_constraints
 from qa.citations import is_refusal
 from qa.prompts import neutralise
+from qa.text import (
+    ASKS_EACH,
+    ASKS_OVERVIEW,
+    ASKS_WHY,
+    GIVES_REASON,
+    overview_topic,
+    requested_count,
+)
 from qa.text import exact_terms, months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
 
 
@@ -172,3 +180,92 @@ def test_unmet_constraints(question, evidence, title, unmet):
 )
 def test_without_markers(text, plain):
     assert without_markers(text) == plain
+
+
+@pytest.mark.parametrize(
+    "question, broad",
+    [
+        ("What is the article about?", True),
+        ("What's this document mainly about?", True),
+        ("What are the main points of the article?", True),
+        ("Summarize the article in two sentences.", True),
+        ("Give me a summary.", True),
+        ("What are the key facts?", True),
+        ("Can you give an overview of the report?", True),
+        ("What is each document about?", True),
+        ("Compare what the two articles say.", True),
+        ("What do the documents each say?", True),
+        ("What is the Stargate protocol about?", True),  # broad in form; overview_of asks its topic to name a document
+        ("What did Microsoft gain?", False),
+        ("Until when will the core partnership continue?", False),
+        ("What is the point of the right of first refusal?", False),
+        ("Compare the revenue of Microsoft and Oracle.", False),  # a comparison of facts, not of documents
+        ("What is the clause about AGI?", False),
+    ],
+)
+def test_overview_questions(question, broad):
+    assert bool(ASKS_OVERVIEW.search(question)) is broad
+
+
+@pytest.mark.parametrize(
+    "question, each",
+    [
+        ("What is each document about?", True),
+        ("Compare the two articles.", True),
+        ("What do both texts say?", True),
+        ("Summarize all documents.", True),
+        ("What is the article about?", False),
+        ("Summarize the article in two sentences.", False),
+    ],
+)
+def test_overview_questions_that_cover_every_document(question, each):
+    assert bool(ASKS_EACH.search(question)) is each
+
+
+@pytest.mark.parametrize(
+    "question, topic, count",
+    [
+        ("What is the article about?", [], None),
+        ("What is the Zelda article about?", ["zelda"], None),
+        ("Summarize the iPod document in two sentences.", ["ipod"], 2),
+        ("Give me 4 key points.", [], 4),
+        ("What are the three main ideas of the report?", [], 3),
+        ("What is the Stargate protocol about?", ["starg", "proto"], None),
+    ],
+)
+def test_what_an_overview_question_names_and_how_many_points_it_asks(question, topic, count):
+    assert overview_topic(question) == topic
+    assert requested_count(question) == count
+
+
+@pytest.mark.parametrize(
+    "question, why",
+    [
+        ("Why is the partnership changing?", True),
+        ("why did OpenAI delay launches", True),
+        ("What was the reason for the delay?", True),
+        ("What were the main causes of the tension?", True),
+        ("For what reason did Microsoft agree?", True),
+        ("How can customers access the models?", False),
+        ("What happened in June?", False),
+    ],
+)
+def test_why_questions(question, why):
+    assert bool(ASKS_WHY.search(question)) is why
+
+
+@pytest.mark.parametrize(
+    "text, gives",
+    [
+        ("This shift stems from OpenAI's challenges.", True),
+        ("Launches were delayed because of insufficient computing power.", True),
+        ("Under pressure from shareholders, Microsoft agreed.", True),
+        ("OpenAI wants to remove the clause to secure more funding.", True),
+        ("The delay was due to a shortage.", True),
+        ("The partnership is undergoing a significant shift.", False),
+        ("Microsoft gave the work to Oracle.", False),  # "to" before a name is no purpose
+        ("The API will run on Azure until 2030.", False),
+    ],
+)
+def test_words_that_give_a_reason(text, gives):
+    assert bool(GIVES_REASON.search(text)) is gives
