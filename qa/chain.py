@@ -23,7 +23,7 @@ from qa.overview import Overview, key_sentences, overview_of
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import PassageRetriever, to_passage
 from qa.settings import Settings, Verify
-from qa.text import what_is_asked
+from qa.text import ASKS_WHY, what_is_asked
 
 MAX_QUESTION_CHARS = 2000
 History = Sequence[tuple[str, str]]
@@ -166,6 +166,9 @@ class Pipeline:
             if verify == "drop" and (
                 not gives_what_was_asked(asked, " ".join(s.text for s in kept))
                 or (signals is not None and confidence(signals) < self.settings.min_confidence)
+                # A "why" question presupposes its event: with the question's year or name missing from the cited
+                # passages, the reason they give is for another event ("Why did Microsoft end the deal in 2024?").
+                or (signals is not None and signals.unmet and ASKS_WHY.search(asked))
             ):
                 kept = []
             dropped = [s for s in checked if s not in kept]
@@ -226,10 +229,12 @@ class Pipeline:
             return None
         evidence = [passages[n - 1] for n in cited]
         titles = "\n".join(dict.fromkeys(p.title for p in evidence))
+        # A name or year may be in the passage just before a cited one ("removing this clause": the AGI clause).
+        named = "\n".join([*_preceding(passages, cited), *(p.text for p in evidence)])
         return Signals(
             support=min(s.support for s in sentences if s.support is not None),
             asked=self.judge.answers_question(question, [p.text for p in evidence]),
-            unmet=len(unmet_constraints(question, "\n".join(p.text for p in evidence), titles)),
+            unmet=len(unmet_constraints(question, named, titles)),
         )
 
     def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:

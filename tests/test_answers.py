@@ -21,6 +21,7 @@ from conftest import ARTICLE, HARBOUR_PAGES, ROOT, make_docx, make_pdf
 DATASET = [json.loads(line) for line in (ROOT / "eval" / "dataset.jsonl").read_text().splitlines() if line.strip()]
 ANSWERABLE = [r for r in DATASET if r["gold"] and r["type"] not in ("injection",)][:25]
 UNANSWERABLE = [r for r in DATASET if r["type"] == "unanswerable"]
+BROAD = [r for r in DATASET if r["type"] in ("overview", "main_points", "why", "how")]
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,15 @@ def test_at_least_18_of_20_article_questions_are_answered_and_cited_correctly(re
     share = 1 - len(wrong) / len(results)
     print(f"\n{len(results) - len(wrong)}/{len(results)} correct and cited; wrong: {wrong}")
     assert share >= 0.9, wrong
+
+
+@pytest.mark.parametrize("record", BROAD, ids=[r["id"] for r in BROAD])
+def test_broad_why_and_how_questions_get_cited_answers_with_their_key_facts(real_settings, record):
+    answer = ask(record["question"], settings=real_settings)
+    assert not answer.refused, answer.dropped
+    assert facts_present(record, answer.text), answer.text
+    assert cites_gold(record, answer), answer.citations
+    assert all(s.support >= real_settings.judge_threshold for s in answer.sentences)
 
 
 @pytest.mark.parametrize("record", UNANSWERABLE, ids=[r["id"] for r in UNANSWERABLE])

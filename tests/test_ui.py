@@ -118,6 +118,16 @@ def test_browser_chat_stream_sources_followup_and_upload(server, browser):
     record = json.loads(feedback.read_text().splitlines()[-1])
     assert record["liked"] is True and "intellectual property" in record["answer"] and record["citations"]
 
+    # A broad question: the main points as a list, each point a quote with its own citation and mark.
+    page.locator("#qa-clear").click()
+    ask_in_browser(page, "What are the main points of the article?", "2030")
+    points = page.locator("#qa-chat .message.bot").last.locator("li")
+    assert points.count() == 5
+    for i in range(5):
+        assert "✓" in points.nth(i).inner_text() and points.nth(i).locator("a.qa-ref").count() == 1
+    assert page.locator("#qa-sources details.qa-source").count() == 5
+    page.screenshot(path=str(ARTIFACTS / "ui-overview.png"), full_page=True)
+
     # Upload a small document, then ask about it.
     note = server["home"] / "lisbon-office.txt"
     note.write_text("Northwind Logistics will move its headquarters to Lisbon in March 2027. The move was approved by the board.")

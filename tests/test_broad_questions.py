@@ -190,3 +190,11 @@ def test_a_sentence_about_this_clause_is_judged_with_the_passage_that_names_it(s
     answer = p.ask("Why is OpenAI considering removing the AGI clause?")
     assert not answer.refused, answer.dropped
     assert "secure more funding" in answer.text
+
+
+def test_a_why_question_about_an_event_the_passages_do_not_date_is_refused(settings, embeddings):
+    # The passage gives a reason for the tension, not for an end of the partnership in 2024.
+    reason = "The company had previously delayed product launches, attributing them to insufficient computing power [1]."
+    p = Pipeline(settings, embeddings, scripted(lambda m: "yes" if m[0].content == JUDGE_SYSTEM else reason))
+    assert p.ask("Why did Microsoft end its partnership with OpenAI in 2024?").refused
+    assert not p.ask("Why did OpenAI delay product launches?").refused
