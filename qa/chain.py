@@ -187,8 +187,7 @@ class Pipeline:
     def _overview(self, question: str, overview: Overview, verify: Verify, started: float) -> Answer | None:
         """The key sentences of each document the question covers, quoted and each cited to its own span;
         None when no document has a sentence to quote (the question is then answered as any other)."""
-        embed = self.index.store.embeddings.embed_query
-        groups = [key_sentences(self.index.chunks(s), self.index.vectors, embed, overview.points) for s in overview.sources]
+        groups = [key_sentences(self.index.chunks(s), self.index.vectors, overview.points) for s in overview.sources]
         passages = [p for group in groups for p in group]
         if not passages:
             return None
@@ -201,7 +200,7 @@ class Pipeline:
             points = []
             for passage in group:
                 number += 1
-                text = recite(passage.text, number)
+                text = recite(" ".join(passage.text.split()), number)  # a PDF's line breaks read as spaces
                 # A quote is its passage's own words (the judge says so without the model); checked all the same.
                 sentence = Sentence(text, (number,), None if verify == "off" else self.judge.score(text, [passage.text]))
                 if verify == "drop" and sentence.support < self.judge.threshold:

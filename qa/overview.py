@@ -25,8 +25,10 @@ MAX_DOCUMENTS = 5  # a corpus-wide question covers this many documents, by name
 MAX_POINTS = 8
 SAMPLED_CHUNKS = 400  # a long document's stretches are ranked on this many evenly spaced chunks
 _MIN_WORDS = 6
-# A sentence: from a capital letter, digit or quote to its end mark (and closing quotes), within one line.
-_SENTENCE = re.compile(r"[A-Z0-9\"'“‘(][^\n]*?[.!?](?:[\"'”’)]+)?(?=\s|$)")
+# A stretch of text up to an end mark (with its closing quotes) that is followed by a space, or up to a line
+# break: the text splits into these in order, so each starts where a sentence may start.
+_SEGMENT = re.compile(r"(?:[^.!?\n]|[.!?]+(?![\"'”’)\]]*(?:\s|$)))+(?:[.!?]+[\"'”’)\]]*)?")
+_OPENS = re.compile(r"[A-Z0-9\"'“‘(]")
 _POINTS_WORDS = re.compile(r"\b(?:points?|facts?|takeaways?|findings?|ideas?|themes?|messages?|topics?)\b", re.I)
 
 
@@ -71,20 +73,55 @@ def _name_words(source: str) -> str:
     return re.sub(r"[_\-.]+", " ", Path(source).stem)
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+# A line break inside a paragraph: after a long line that does not end a sentence, before more text. Texts
+# whose lines mostly break so (a PDF's, a hard-wrapped text file's) are read with those breaks as spaces;
+# in the others a line is a block (an HTML paragraph, a tag line, a heading) and ends its sentence.
+_WRAP = re.compile(r"(?<=[^\s.!?:])[ \t]*\n(?=[ \t]*\S)")
+_BREAK = re.compile(r"\n(?=[ \t]*\S)")
+_WRAPPED_LINE = 40
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*\s*$")
+
+
+def _wraps(text: str) -> list[int]:
+    """Where `text` breaks a line inside a paragraph (the index of each such line break)."""
+    return [m.end() - 1 for m in _WRAP.finditer(text) if m.start() - (text.rfind("\n", 0, m.start()) + 1) >= _WRAPPED_LINE]
+
+
+def hard_wrapped(texts: list[str]) -> bool:
+    """Whether most line breaks in these texts fall inside paragraphs."""
+    breaks = sum(len(_BREAK.findall(t)) for t in texts)
+    return breaks > 0 and sum(len(_wraps(t)) for t in texts) * 2 > breaks
+
+
+def sentence_spans(text: str, wrapped: bool = False) -> list[tuple[int, int]]:
     """Spans of `text` that are whole sentences a point can quote: at least six words, not a heading,
-    not a line without an end mark (tags, captions), not instruction-like (qa.text.instruction_spans)."""
+    not a line without an end mark (tags, captions), not instruction-like (qa.text.instruction_spans).
+    In a `wrapped` text a sentence runs over the line breaks inside its paragraph."""
     hidden = instruction_spans(text)
+    flat = _unwrapped(text) if wrapped else text
     spans = []
-    for match in _SENTENCE.finditer(text):
-        start, end = match.span()
-        line_start = text.rfind("\n", 0, start) + 1
-        if text[line_start:start].lstrip().startswith("#") or len(match.group().split()) < _MIN_WORDS:
-            continue
-        if any(a < end and start < b for a, b in hidden):
+    for match in _SEGMENT.finditer(flat):
+        start = match.start() + len(match.group()) - len(match.group().lstrip())
+        end = match.end()
+        line_start = flat.rfind("\n", 0, start) + 1
+        if (
+            not _OPENS.match(flat, start)
+            or not _ENDS_SENTENCE.search(flat[start:end])
+            or flat[line_start:start].lstrip().startswith("#")
+            or len(flat[start:end].split()) < _MIN_WORDS
+            or any(a < end and start < b for a, b in hidden)
+        ):
             continue
         spans.append((start, end))
     return spans
+
+
+def _unwrapped(text: str) -> str:
+    """The text with its line breaks inside paragraphs made spaces (the same length: spans stay exact)."""
+    out = list(text)
+    for at in _wraps(text):
+        out[at] = " "
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -95,24 +132,33 @@ class _Candidate:
     opens_paragraph: bool
 
 
-def _candidates(chunks: list[Chunk], gaps: list[int]) -> list[_Candidate]:
-    """Every quotable sentence, marked when it opens a paragraph: after a line break inside its chunk, or
-    first in a chunk that starts a paragraph (`gaps`: characters between each chunk and the one before it;
-    a paragraph break leaves two or more, a space between sentences one)."""
+def _candidates(chunks: list[Chunk]) -> tuple[list[Chunk], list[_Candidate]]:
+    """The chunks read (every chunk, or evenly spaced ones of a long document) and every quotable sentence
+    in them, marked when it opens a paragraph: after a line break inside its chunk, or first in a chunk
+    that starts one. A chunk starts a sentence when the one before it ends one, and a paragraph when,
+    besides, a paragraph break lies between them (two or more characters, where a space between sentences
+    is one; a wrapped text's breaks say nothing, nor does a sample's, whose chunks each start a stretch)."""
+    wrapped = hard_wrapped([c.text for c in chunks[:SAMPLED_CHUNKS]])
+    step = max(1, math.ceil(len(chunks) / SAMPLED_CHUNKS))
+    read = range(0, len(chunks), step)
     found = []
-    for i, chunk in enumerate(chunks):
+    for n, i in enumerate(read):
+        chunk = chunks[i]
+        starts_sentence = i == 0 or bool(_ENDS_SENTENCE.search(chunks[i - 1].text))
+        starts_paragraph = starts_sentence and (i == 0 or step > 1 or (not wrapped and chunk.start - chunks[i - 1].end >= 2))
+        flat = _unwrapped(chunk.text) if wrapped else chunk.text
         before = 0
-        for a, b in sentence_spans(chunk.text):
-            opens = "\n" in chunk.text[before:a] or (before == 0 and gaps[i] != 1)
-            found.append(_Candidate(i, a, b, opens))
+        for a, b in sentence_spans(chunk.text, wrapped):
+            first = not chunk.text[:a].strip()
+            if starts_sentence or not first:
+                found.append(_Candidate(n, a, b, "\n" in flat[before:a] or (first and starts_paragraph)))
             before = b
-    return found
+    return [chunks[i] for i in read], found
 
 
 def key_sentences(
     chunks: list[Chunk],
     vectors: Callable[[list[str]], dict[str, list[float]]],
-    embed: Callable[[str], list[float]],
     points: int,
 ) -> list[Passage]:
     """Up to `points` sentences of one document (its chunks in order), in document order, each a Passage
@@ -120,13 +166,10 @@ def key_sentences(
 
     Paragraphs open with their topic sentence, so the points are the lead, then the opening sentence
     of one paragraph from each stretch of the document: the paragraph whose chunk is closest to the
-    document's mean vector. A document with fewer paragraphs than points (or one long line) gets its
-    sentences instead, chosen the same way.
+    document's mean vector. A document with fewer paragraphs than points (a PDF, one long line) gets
+    its sentences instead, chosen the same way.
     """
-    gaps = [2] + [b.start - a.end for a, b in zip(chunks, chunks[1:])]
-    step = max(1, math.ceil(len(chunks) / SAMPLED_CHUNKS))
-    sample, gaps = chunks[::step], gaps[::step] if step == 1 else [2] * len(chunks[::step])
-    found = _candidates(sample, gaps)
+    sample, found = _candidates(chunks)
     if not found:
         return []
     by_id = vectors(sorted({sample[c.chunk].id for c in found}))

@@ -9,7 +9,7 @@ from qa.overview import Overview, key_sentences, overview_of, sentence_spans
 from qa.prompts import REFUSAL
 from qa.sources import answer_markdown
 
-from conftest import scripted
+from conftest import ROOT, scripted
 
 # A second document for two-document questions: three paragraphs, a heading, a tag line.
 HARBOUR = """# Harbour Works annual report
@@ -135,7 +135,7 @@ def test_a_document_without_paragraphs_gets_sentences_from_each_stretch():
         chunks.append(Chunk(f"c{i}", part, "line.txt", "Line", start, start + len(part)))
         at = start + len(part)
     vectors = {c.id: [1.0, float(n)] for n, c in enumerate(chunks)}
-    picked = key_sentences(chunks, lambda ids: {i: vectors[i] for i in ids}, lambda s: [1.0, 0.0], 4)
+    picked = key_sentences(chunks, lambda ids: {i: vectors[i] for i in ids}, 4)
     assert len(picked) == 4
     assert picked[0].text == sentences[0]
     assert all(text[p.start : p.end] == p.text for p in picked)
@@ -198,3 +198,40 @@ def test_a_why_question_about_an_event_the_passages_do_not_date_is_refused(setti
     p = Pipeline(settings, embeddings, scripted(lambda m: "yes" if m[0].content == JUDGE_SYSTEM else reason))
     assert p.ask("Why did Microsoft end its partnership with OpenAI in 2024?").refused
     assert not p.ask("Why did OpenAI delay product launches?").refused
+
+
+def test_a_pdf_overview_quotes_whole_sentences_across_its_wrapped_lines(tmp_path, embeddings):
+    import textwrap
+
+    from conftest import make_pdf
+    from qa.settings import Settings
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    paragraphs = HARBOUR.split("\n\n")[1:]
+    lines = [line for p in paragraphs for line in textwrap.wrap(" ".join(p.split()), 60)]
+    (folder / "harbour.pdf").write_bytes(make_pdf([lines[:4], lines[4:]]))
+    settings = Settings(corpus_dir=folder, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+    answer = Pipeline(settings, embeddings, scripted(no_generator)).ask("What are the main points of the document?")
+    assert not answer.refused
+    sentences = {" ".join(s.split()) for s in HARBOUR.replace("\n", " ").split(". ")}
+    for c in answer.citations:
+        assert c.page in (1, 2)
+        assert c.text[0].isupper() and c.text.endswith(".")  # never a piece cut at a line or a chunk
+        assert any(" ".join(c.text.split()).rstrip(".") in s for s in sentences), c.text
+    assert all(line.startswith("- ") for line in answer.text.splitlines())  # each point one line, its line breaks spaces
+
+
+SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad2" / "train-v2.0-first10.json"
+
+
+@pytest.mark.skipif(not SQUAD.is_file(), reason="the shared SQuAD 2.0 file is not beside the project")
+@pytest.mark.parametrize("question", ["What is each document about?", "Compare the two documents."])
+def test_the_article_beside_a_squad_article_both_cited(settings, embeddings, corpus, question):
+    from qa.evaluation.squad import load_squad
+
+    (corpus / "ipod.md").write_text(load_squad(SQUAD).documents["ipod.md"])
+    answer = Pipeline(settings, embeddings, scripted(no_generator)).ask(question)
+    check_points(answer, corpus, 4)
+    assert {c.source for c in answer.citations} == {"ipod.md", "microsoft-openai-partnership.md"}
+    assert "The iPod is a line of portable media players" in answer.text
