@@ -166,9 +166,7 @@ class Pipeline:
             if verify == "drop" and (
                 not gives_what_was_asked(asked, " ".join(s.text for s in kept))
                 or (signals is not None and confidence(signals) < self.settings.min_confidence)
-                # A "why" question presupposes its event: with the question's year or name missing from the cited
-                # passages, the reason they give is for another event ("Why did Microsoft end the deal in 2024?").
-                or (signals is not None and signals.unmet and ASKS_WHY.search(asked))
+                or self._reason_for_another_event(asked, kept, passages)
             ):
                 kept = []
             dropped = [s for s in checked if s not in kept]
@@ -228,13 +226,23 @@ class Pipeline:
             return None
         evidence = [passages[n - 1] for n in cited]
         titles = "\n".join(dict.fromkeys(p.title for p in evidence))
-        # A name or year may be in the passage just before a cited one ("removing this clause": the AGI clause).
-        named = "\n".join([*_preceding(passages, cited), *(p.text for p in evidence)])
         return Signals(
             support=min(s.support for s in sentences if s.support is not None),
             asked=self.judge.answers_question(question, [p.text for p in evidence]),
-            unmet=len(unmet_constraints(question, named, titles)),
+            unmet=len(unmet_constraints(question, "\n".join(p.text for p in evidence), titles)),
         )
+
+    @staticmethod
+    def _reason_for_another_event(question: str, sentences: list[Sentence], passages: list[Passage]) -> bool:
+        """A "why" question presupposes its event: when the question's year or name is in neither the cited
+        passages nor the passage just before one ("removing this clause": the AGI clause), the reason they
+        give is for another event ("Why did Microsoft end the deal in 2024?")."""
+        if not ASKS_WHY.search(question):
+            return False
+        cited = sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
+        evidence = [passages[n - 1] for n in cited]
+        named = "\n".join([*_preceding(passages, cited), *(p.text for p in evidence)])
+        return bool(unmet_constraints(question, named, "\n".join(dict.fromkeys(p.title for p in evidence))))
 
     def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:
         """Judge a sentence against its cited passages and against the passage sharing most of its words.

@@ -45,16 +45,16 @@ def overview_of(question: str, documents: Callable[[], dict[str, dict]]) -> Over
     """The overview a question asks for, or None when it asks for a fact.
 
     `documents` lists the index (source -> {title, chunks}); it is called only for broad questions.
-    Topic words left in a broad question must name a document by its title or file name ("What is the
-    Zelda article about?"); when they name none ("What is the Stargate protocol about?") the question
-    is an ordinary one.
+    Topic words left in a broad question must all name a document, by its title or file name ("What is
+    the Zelda article about?"); otherwise ("What is the Stargate protocol about?", "When was the main
+    theme of Spectre released?") the question is an ordinary one.
     """
     if not ASKS_OVERVIEW.search(question):
         return None
     listed = documents()
     topic = set(overview_topic(question))
     if topic:
-        sources = [s for s, d in listed.items() if topic & set(terms(f"{d['title']} {_name_words(s)}"))]
+        sources = [s for s, d in listed.items() if topic <= set(terms(f"{d['title']} {_name_words(s)}"))]
         if not sources:
             return None
     else:

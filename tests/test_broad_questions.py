@@ -152,6 +152,7 @@ def test_a_document_without_paragraphs_gets_sentences_from_each_stretch():
         ("Summarize each document in one sentence.", ["a.md", "b.md"], 1),
         ("What is the harbour report about?", ["b.md"], 3),
         ("Who rebuilt the pier?", None, None),
+        ("When was the main theme of the harbour report released?", None, None),  # a theme song, not the main points
     ],
 )
 def test_what_an_overview_covers(question, sources, points):
