@@ -241,7 +241,7 @@ class Pipeline:
             return False
         cited = sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
         evidence = [passages[n - 1] for n in cited]
-        named = "\n".join([*_preceding(passages, cited), *(p.text for p in evidence)])
+        named = "\n".join(passages[n - 1].text for n in [*_preceding(passages, cited), *cited])
         return bool(unmet_constraints(question, named, "\n".join(dict.fromkeys(p.title for p in evidence))))
 
     def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:
@@ -255,8 +255,11 @@ class Pipeline:
         support = self.judge.score(sentence, [passages[n - 1].text for n in cited], context) if cited else 0.0
         before = _preceding(passages, cited)
         if cited and before and support < self.judge.threshold:
-            # "removing this clause" is the AGI clause of the passage just before: judge the two as one text.
-            support = max(support, self.judge.score(sentence, [*before, *(passages[n - 1].text for n in cited)], context))
+            # "removing this clause" is the AGI clause of the passage just before: judged with it, cited with it.
+            joined = [*before, *cited]
+            together = self.judge.score(sentence, [passages[n - 1].text for n in joined], context)
+            if together > support:
+                return Sentence(recite(sentence, *joined), tuple(joined), together)
         best = best_matching_passage(sentence, passages)
         if best is not None and best not in cited:
             alternative = self.judge.score(sentence, [passages[best - 1].text], context)
@@ -265,10 +268,10 @@ class Pipeline:
         return Sentence(sentence, tuple(cited), support)
 
 
-def _preceding(passages: list[Passage], cited: list[int]) -> list[str]:
-    """The shown passages that run straight into a cited one (same document, at most a line break between)."""
+def _preceding(passages: list[Passage], cited: list[int]) -> list[int]:
+    """Numbers of the shown passages that run straight into a cited one (same document, at most a line break between)."""
     spans = [passages[n - 1] for n in cited]
     return [
-        p.text for p in passages
-        if p not in spans and any(p.source == c.source and 0 <= c.start - p.end <= 2 for c in spans)
+        n for n, p in enumerate(passages, 1)
+        if n not in cited and any(p.source == c.source and 0 <= c.start - p.end <= 2 for c in spans)
     ]

@@ -67,11 +67,11 @@ def best_matching_passage(sentence: str, passages: list[Passage]) -> int | None:
     return best + 1 if overlaps[best] else None
 
 
-def recite(sentence: str, number: int) -> str:
-    """The sentence with its markers replaced by `[number]`."""
+def recite(sentence: str, *numbers: int) -> str:
+    """The sentence with its markers replaced by `[n]` for each of `numbers`."""
     bare = _MARKER.sub("", sentence).rstrip()
     end = bare[-1] if bare and bare[-1] in ".!?" else ""
-    return f"{(bare[:-1] if end else bare).rstrip()} [{number}]{end}"
+    return f"{(bare[:-1] if end else bare).rstrip()} {''.join(f'[{n}]' for n in numbers)}{end}"
 
 
 def is_refusal(text: str) -> bool:
