@@ -217,14 +217,23 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
     return out
 
 
+BROAD = ("overview", "main_points")
+WHY_HOW = ("why", "how")
+
+
 def answers(limit: int | None = None) -> dict:
-    """Warm answer latency over the eval's questions, ours and the naive baseline's, with tokens/s."""
+    """Warm answer latency over the eval's factoid questions, ours and the naive baseline's, with tokens/s;
+    broad (overview, main points) and why/how questions timed apart."""
     from qa.api import pipeline
     from qa.evaluation.baseline import NaivePipeline
     from qa.evaluation.data import load_questions
     from qa.settings import Settings
 
-    questions = [q.question for q in load_questions(ROOT / "eval" / "dataset.jsonl")][:limit]
+    dataset = load_questions(ROOT / "eval" / "dataset.jsonl")
+    # Broad questions (answered by quoting, no generator) and why/how ones are timed apart from the factoid set.
+    questions = [q.question for q in dataset if q.type not in BROAD + WHY_HOW][:limit]
+    broad = [q.question for q in dataset if q.type in BROAD]
+    why_how = [q.question for q in dataset if q.type in WHY_HOW]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env(index_dir=Path(tmp) / "index", corpus_dir=ROOT / "corpus")
         p = pipeline(settings)
@@ -234,6 +243,8 @@ def answers(limit: int | None = None) -> dict:
             a = p.ask(q)
             ours_total.append(a.timings["total_s"])
             ours_first.append(a.timings.get("first_token_s", a.timings["total_s"]))
+        broad_total = [p.ask(q).timings["total_s"] for q in broad]
+        why_how_total = [p.ask(q).timings["total_s"] for q in why_how]
         for q in questions[:10]:
             started = time.perf_counter()
             reply = p.chat_model.invoke(f"Write three sentences about: {q}")
@@ -251,6 +262,8 @@ def answers(limit: int | None = None) -> dict:
         "naive_answer_p50_s": percentile(naive_total, 0.5),
         "naive_answer_p95_s": percentile(naive_total, 0.95),
         "answer_p50_vs_naive": percentile(ours_total, 0.5) / percentile(naive_total, 0.5),
+        "broad_answer_p50_s": percentile(broad_total, 0.5),
+        "why_how_answer_p50_s": percentile(why_how_total, 0.5),
         "answer_p95_vs_naive": percentile(ours_total, 0.95) / percentile(naive_total, 0.95),
         "generation_tokens_per_s": tokens / generate,
         "mean_answer_s": statistics.fmean(ours_total),
