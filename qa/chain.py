@@ -245,27 +245,32 @@ class Pipeline:
         return bool(unmet_constraints(question, named, "\n".join(dict.fromkeys(p.title for p in evidence))))
 
     def _verify(self, sentence: str, passages: list[Passage]) -> Sentence:
-        """Judge a sentence against its cited passages and against the passage sharing most of its words.
+        """Judge a sentence against its cited passages, against the passage sharing most of its words, and,
+        failing both, together with the passage running into its citation.
 
         Small models often copy a passage faithfully and then cite the wrong number; the judge,
-        not the word overlap, decides which citation stands.
+        not the word overlap, decides which citation stands. One passage is cited where one backs it.
         """
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
         context = [p.text for p in passages]
-        support = self.judge.score(sentence, [passages[n - 1].text for n in cited], context) if cited else 0.0
-        before = _preceding(passages, cited)
-        if cited and before and support < self.judge.threshold:
-            # "removing this clause" is the AGI clause of the passage just before: judged with it, cited with it.
-            joined = [*before, *cited]
-            together = self.judge.score(sentence, [passages[n - 1].text for n in joined], context)
-            if together > support:
-                return Sentence(recite(sentence, *joined), tuple(joined), together)
+
+        def judged(numbers: list[int]) -> float:
+            return self.judge.score(sentence, [passages[n - 1].text for n in numbers], context)
+
+        checked = Sentence(sentence, tuple(cited), judged(cited) if cited else 0.0)
         best = best_matching_passage(sentence, passages)
         if best is not None and best not in cited:
-            alternative = self.judge.score(sentence, [passages[best - 1].text], context)
-            if alternative > support:
-                return Sentence(recite(sentence, best), (best,), alternative)
-        return Sentence(sentence, tuple(cited), support)
+            alternative = judged([best])
+            if alternative > checked.support:
+                checked = Sentence(recite(sentence, best), (best,), alternative)
+        before = _preceding(passages, list(checked.cited))
+        if before and checked.support < self.judge.threshold:
+            # "removing this clause" is the AGI clause of the passage just before: judged with it, cited with it.
+            joined = [*before, *checked.cited]
+            together = judged(joined)
+            if together > checked.support:
+                checked = Sentence(recite(sentence, *joined), tuple(joined), together)
+        return checked
 
 
 def _preceding(passages: list[Passage], cited: list[int]) -> list[int]:

@@ -239,3 +239,24 @@ def test_the_article_beside_a_squad_article_both_cited(settings, embeddings, cor
     check_points(answer, corpus, 4)
     assert {c.source for c in answer.citations} == {"ipod.md", "microsoft-openai-partnership.md"}
     assert "The iPod is a line of portable media players" in answer.text
+
+
+def test_a_sentence_the_passage_pair_does_not_back_still_moves_to_the_passage_that_does(settings, embeddings):
+    # Cited: the AGI passage, which runs on from the 2030 passage. Judged with it the pair says no here, so the
+    # citation moves to the passage sharing most of the sentence's words, as for any mis-cited sentence.
+    import re
+
+    def reply(messages):
+        last = messages[-1].content
+        if messages[0].content == JUDGE_SYSTEM:
+            evidence = last.split("Claim:")[0]
+            return "yes" if "until 2030" in evidence and "general artificial intelligence" not in evidence else "no"
+        agi = re.search(r"\[(\d+)\] Notably, this agreement", last)
+        return f"The core partnership will continue until 2030 [{agi.group(1) if agi else 9}]."
+
+    p = Pipeline(settings, embeddings, scripted(reply))
+    answer = p.ask("Until when will the core partnership continue, and with what condition about AGI?", verify="mark")
+    [sentence] = answer.sentences
+    [number] = sentence.cited
+    assert "until 2030" in answer.passages[number - 1].text and sentence.support == 1.0
+    assert any("Notably, this agreement" in x.text for x in answer.passages)
