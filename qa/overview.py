@@ -2,10 +2,11 @@
 
 Such a question is close to no single passage, so similarity retrieval finds little above its floor and
 the answer prompt asks for one short fact: they were refused. They are answered from each document's
-structure instead: its lead sentence, then, from each stretch of the document in turn, the sentence
-closest to the whole document's meaning (the mean of its chunk vectors), so the points cover it from
-start to end. Every point is a sentence of the document, quoted with its exact span: asked to summarise
-the article's ten passages, the 1.5B generator wrote fluent prose and cited none of them.
+structure instead: its lead sentence, then, from each stretch of the document in turn, the opening
+sentence of the paragraph closest to the whole document's meaning (the mean of its chunk vectors), so
+the points cover it from start to end. Every point is a sentence of the document, quoted with its exact
+span: asked to summarise the article's ten passages, the 1.5B generator wrote fluent prose and cited none
+of them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.domain import Chunk, Passage
-from qa.text import ASKS_EACH, ASKS_OVERVIEW, instruction_spans, overview_topic, requested_count, terms
+from qa.text import ASKS_EACH, ASKS_OVERVIEW, ASKS_POINTS, instruction_spans, overview_topic, requested_count, terms
 
 MAX_DOCUMENTS = 5  # a corpus-wide question covers this many documents, by name
 MAX_POINTS = 8
@@ -29,7 +30,6 @@ _MIN_WORDS = 6
 # break: the text splits into these in order, so each starts where a sentence may start.
 _SEGMENT = re.compile(r"(?:[^.!?\n]|[.!?]+(?![\"'”’)\]]*(?:\s|$)))+(?:[.!?]+[\"'”’)\]]*)?")
 _OPENS = re.compile(r"[A-Z0-9\"'“‘(]")
-_POINTS_WORDS = re.compile(r"\b(?:points?|facts?|takeaways?|findings?|ideas?|themes?|messages?|topics?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def overview_of(question: str, documents: Callable[[], dict[str, dict]]) -> Over
     if ASKS_EACH.search(question) and len(sources) > 1:
         per_document = asked or 2
     else:
-        total = asked or (5 if _POINTS_WORDS.search(question) else 3)
+        total = asked or (5 if ASKS_POINTS.search(question) else 3)
         per_document = max(1, math.ceil(total / max(1, len(sources))))
     return Overview(sources, min(per_document, MAX_POINTS), len(listed))
 

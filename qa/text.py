@@ -176,6 +176,8 @@ ASKS_OVERVIEW = re.compile(
     rf"|\bwhat\s+(?:does|do)\s+(?:(?:the|this|these|each|both|all)\s+)?(?:\w+\s+)?{_DOCUMENT_WORDS}\s+(?:each\s+)?(?:say|cover|discuss|describe)\b",
     re.I,
 )
+# A list of points rather than what a document is about: it gets more of them.
+ASKS_POINTS = re.compile(r"\b(?:points?|facts?|takeaways?|findings?|ideas?|themes?|messages?|topics?)\b", re.I)
 # Every document gets its own points: "what is each about", "compare the two articles".
 ASKS_EACH = re.compile(rf"\beach\b|\bboth\b|\bcompare\b|\bcontrast\b|\b(?:two|three|four|five|all)\s+{_DOCUMENT_WORDS}\b", re.I)
 # Words of an overview question that name no topic: what is left may name a document ("the Zelda article").

@@ -8,6 +8,7 @@ from qa.prompts import neutralise
 from qa.text import (
     ASKS_EACH,
     ASKS_OVERVIEW,
+    ASKS_POINTS,
     ASKS_WHY,
     GIVES_REASON,
     overview_topic,
@@ -220,6 +221,20 @@ def test_overview_questions(question, broad):
 )
 def test_overview_questions_that_cover_every_document(question, each):
     assert bool(ASKS_EACH.search(question)) is each
+
+
+@pytest.mark.parametrize(
+    "question, points",
+    [
+        ("What are the main points of the article?", True),
+        ("What are the key facts?", True),
+        ("List the takeaways.", True),
+        ("What is the article about?", False),
+        ("Summarize the article.", False),
+    ],
+)
+def test_overview_questions_that_ask_for_a_list_of_points(question, points):
+    assert bool(ASKS_POINTS.search(question)) is points
 
 
 @pytest.mark.parametrize(
