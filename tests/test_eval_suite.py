@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+from qa.evaluation.data import QUESTION_TYPES
+
 from conftest import ROOT
 
 
@@ -20,7 +22,7 @@ def test_eval_subset_meets_the_thresholds(tmp_path):
     reports = list((eval_dir / "results").glob("*.json"))
     assert len(reports) == 1, result.stderr[-3000:]
     report = json.loads(reports[0].read_text())
-    assert report["run"]["questions"] == 14
+    assert report["run"]["questions"] == 2 * len(QUESTION_TYPES)  # two of every type
     summary = report["summary"]
     for name in ("faithfulness", "citation_precision", "citation_recall", "answer_correctness", "refusal_recall",
                  "false_refusal_rate", "judge_bacc_own", "latency_p50_s", "latency_p95_s"):
