@@ -221,7 +221,7 @@ class Pipeline:
 
     def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage]) -> Signals | None:
         """What the confidence is computed from, for the part of `question` that asks; None when nothing is cited."""
-        cited = sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
+        cited = _cited(sentences, passages)
         if not cited:
             return None
         evidence = [passages[n - 1] for n in cited]
@@ -239,7 +239,7 @@ class Pipeline:
         give is for another event ("Why did Microsoft end the deal in 2024?")."""
         if not ASKS_WHY.search(question):
             return False
-        cited = sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
+        cited = _cited(sentences, passages)
         evidence = [passages[n - 1] for n in cited]
         named = "\n".join(passages[n - 1].text for n in [*_preceding(passages, cited), *cited])
         return bool(unmet_constraints(question, named, "\n".join(dict.fromkeys(p.title for p in evidence))))
@@ -271,6 +271,11 @@ class Pipeline:
             if together > checked.support:
                 checked = Sentence(recite(sentence, *joined), tuple(joined), together)
         return checked
+
+
+def _cited(sentences: list[Sentence], passages: list[Passage]) -> list[int]:
+    """The passage numbers the sentences cite, each once, in order."""
+    return sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
 
 
 def _preceding(passages: list[Passage], cited: list[int]) -> list[int]:
