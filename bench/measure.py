@@ -30,7 +30,7 @@ def step(name):
 import qa.api, qa.chain; step("imports")
 p = qa.api.pipeline(); p.index.count(); step("open_index")
 p.retrieve("Until when will the core partnership continue?"); step("load_embeddings")
-p.chat_model.engine.llama; step("load_model")  # one model and context for the answer and the judge
+p.chat_model.load(); step("load_model")  # one model and context for the answer and the judge
 p.ask("Until when will the core partnership continue?"); step("first_answer")
 print(json.dumps(steps))
 """
@@ -250,7 +250,7 @@ def answers(limit: int | None = None) -> dict:
             reply = p.chat_model.invoke(f"Write three sentences about: {q}")
             generate += time.perf_counter() - started
             tokens += reply.usage_metadata["output_tokens"]
-        naive = NaivePipeline(settings, p.index.store.embeddings, p.chat_model)
+        naive = NaivePipeline(settings, p.index.embeddings, p.chat_model)
         naive.ask(questions[0])
         naive_total = [naive.ask(q).timings["total_s"] for q in questions]
     return {

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
-from qa.chain import History, Pipeline, clean_question
+from qa.backends import describe
+from qa.chain import AnswerStream, History, Pipeline, clean_question
 from qa.domain import Answer
 from qa.embeddings import default_embeddings
-from qa.generators import describe, make_chat_model
-from qa.index import Index, IngestReport, set_aside
+from qa.index import Index, set_aside
+from qa.ingest import IngestReport
 from qa.settings import Settings, Verify
 
 _indexes: dict[Settings, Index] = {}
@@ -36,13 +37,7 @@ def pipeline(settings: Settings | None = None) -> Pipeline:
     store = index(settings)
     with _lock:
         if settings not in _pipelines:
-            _pipelines[settings] = Pipeline(
-                settings,
-                default_embeddings(settings.cache_dir),
-                make_chat_model(settings),
-                make_chat_model(settings, role="judge"),
-                index=store,
-            )
+            _pipelines[settings] = Pipeline.from_settings(settings, store)
         return _pipelines[settings]
 
 
@@ -70,8 +65,8 @@ def ask_stream(
     verify: Verify | None = None,
     history: History = (),
     settings: Settings | None = None,
-) -> Iterator[str | Answer]:
-    """Like `ask`, but yields text pieces as they are generated and the finished Answer last."""
+) -> AnswerStream:
+    """Like `ask`, but the answer's text can be read as it is generated; `.answer()` gives the final Answer."""
     question = clean_question(question)
     return pipeline(settings).ask_stream(question, top_k=top_k, verify=verify, history=history)
 

@@ -15,7 +15,7 @@ from rich.table import Table
 import qa
 from qa.domain import Answer
 from qa.errors import QAError
-from qa.settings import Settings
+from qa.settings import Settings, flag_help
 
 app = typer.Typer(help="Answers from your documents, each claim tied to the passage that supports it.", no_args_is_help=True)
 out = Console()
@@ -29,10 +29,10 @@ def _settings(ctx: typer.Context) -> Settings:
 @app.callback()
 def main(
     ctx: typer.Context,
-    corpus_dir: Annotated[Optional[Path], typer.Option(help="Folder of documents (QA_CORPUS_DIR).")] = None,
-    index_dir: Annotated[Optional[Path], typer.Option(help="Folder of the embedded Chroma index (QA_INDEX_DIR).")] = None,
-    chroma_url: Annotated[Optional[str], typer.Option(help="A Chroma server, http://host:port (QA_CHROMA_URL).")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="local, openai or azure (QA_BACKEND).")] = None,
+    corpus_dir: Annotated[Optional[Path], typer.Option(help=flag_help("corpus_dir"))] = None,
+    index_dir: Annotated[Optional[Path], typer.Option(help=flag_help("index_dir"))] = None,
+    chroma_url: Annotated[Optional[str], typer.Option(help=flag_help("chroma_url"))] = None,
+    backend: Annotated[Optional[str], typer.Option(help=flag_help("backend"))] = None,
 ) -> None:
     try:
         settings = Settings.from_env(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url, backend=backend)
@@ -79,8 +79,8 @@ def _print_answer(answer: Answer, judge_threshold: float) -> None:
 def ask(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="The question to answer from the documents.")],
-    top_k: Annotated[Optional[int], typer.Option(help="Passages to retrieve (QA_TOP_K).")] = None,
-    verify: Annotated[Optional[str], typer.Option(help="drop, mark or off (QA_VERIFY).")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help=flag_help("top_k"))] = None,
+    verify: Annotated[Optional[str], typer.Option(help=flag_help("verify"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
     server: Annotated[
         bool, typer.Option(help="Hand the question to a running `qa serve` with the same settings, if there is one.")

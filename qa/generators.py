@@ -1,4 +1,7 @@
-"""Generators behind one interface, langchain's chat model: local llama.cpp, OpenAI-compatible, Azure OpenAI."""
+"""The local generator: a GGUF model run in-process by llama.cpp, behind langchain's chat model interface.
+
+The other backends are langchain's own chat models (qa.backends).
+"""
 
 from __future__ import annotations
 
@@ -113,6 +116,10 @@ class LlamaCppChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "llama-cpp"
 
+    def load(self) -> None:
+        """Load the weights now rather than on the first call (the bench times this step alone)."""
+        self.engine.llama
+
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict:
         request = {
             "messages": [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages],
@@ -169,6 +176,7 @@ class LlamaCppChat(BaseChatModel):
         calibrated score rather than a coin that greedy decoding always flips the same way.
         The prompt's prefix shared with the previous call is not evaluated again.
         """
+        import llama_cpp
         import numpy as np
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -176,16 +184,17 @@ class LlamaCppChat(BaseChatModel):
             if self._formatter is None:
                 self._formatter = Jinja2ChatFormatter(
                     template=llama.metadata["tokenizer.chat_template"],
-                    eos_token=llama._model.token_get_text(llama.token_eos()),
-                    bos_token=llama._model.token_get_text(llama.token_bos()),
+                    eos_token=llama.detokenize([llama.token_eos()], special=True).decode(),
+                    bos_token=llama.detokenize([llama.token_bos()], special=True).decode(),
                 )
                 self._yes_no = _answer_token_ids(llama)
             prompt = self._formatter(messages=self._request(messages, None, {})["messages"]).prompt
             tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
-            reuse = min(llama.longest_token_prefix(llama._input_ids.tolist(), tokens), len(tokens) - 1)
+            evaluated = llama.input_ids[: llama.n_tokens].tolist()
+            reuse = min(llama.longest_token_prefix(evaluated, tokens), len(tokens) - 1)
             llama.n_tokens = reuse
             llama.eval(tokens[reuse:])
-            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llama.ctx), shape=(llama.n_vocab(),))
         yes_ids, no_ids = self._yes_no
         candidates = logits[yes_ids + no_ids].astype(np.float64)
         weights = np.exp(candidates - candidates.max())
@@ -201,37 +210,9 @@ def _answer_token_ids(llama) -> tuple[list[int], list[int]]:
     return first_tokens(["yes", "Yes", " yes", " Yes", "YES"]), first_tokens(["no", "No", " no", " No", "NO"])
 
 
-def make_chat_model(settings: Settings, role: str = "answer") -> BaseChatModel:
-    """The chat model the settings name; the local one loads its weights on first use.
-
-    Locally, every `role` ("answer", "judge") shares one llama.cpp model and context (a LlamaEngine),
-    each with its own fixed prompt prefix kept warm.
-    """
-    if settings.backend == "openai":
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(
-            base_url=settings.openai_base_url,
-            model=settings.openai_model,
-            api_key=settings.openai_api_key or "not-needed",
-            temperature=0,
-            max_tokens=settings.max_tokens,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-        )
-    if settings.backend == "azure":
-        from langchain_openai import AzureChatOpenAI
-
-        return AzureChatOpenAI(
-            azure_endpoint=settings.azure_endpoint,
-            azure_deployment=settings.azure_deployment,
-            api_version=settings.azure_api_version,
-            api_key=settings.azure_api_key,
-            temperature=0,
-            max_tokens=settings.max_tokens,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-        )
+def local_chat_model(settings: Settings, role: str = "answer") -> LlamaCppChat:
+    """The packaged (or QA_MODEL_PATH) GGUF model in one role; every role shares one LlamaEngine, each with
+    its own fixed prompt prefix kept warm."""
     engine = _engine(
         settings.model_path or generator_model_path(settings.cache_dir),
         settings.n_ctx,
@@ -245,12 +226,3 @@ def make_chat_model(settings: Settings, role: str = "answer") -> BaseChatModel:
 def _engine(path: Path, n_ctx: int, threads: int | None, state_dir: Path) -> LlamaEngine:
     # One per model file and context size: every caller and role in the process shares it and its lock.
     return LlamaEngine(path, n_ctx, threads, state_dir)
-
-
-def describe(settings: Settings) -> str:
-    """A one-line name of the generator in use, for `qa info` and the UI."""
-    if settings.backend == "openai":
-        return f"openai: {settings.openai_model} at {settings.openai_base_url}"
-    if settings.backend == "azure":
-        return f"azure: {settings.azure_deployment} at {settings.azure_endpoint}"
-    return f"local: {settings.model_path or 'Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packaged)'}"

@@ -6,12 +6,13 @@ name, number or date in the sentence that appears in none of the passages is a c
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Callable
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from qa.backends import reply_yes_probability
 from qa.prompts import neutralise
 from qa.settings import Settings
 from qa.text import MARKER, SKIPPABLE, mentions, months, names, numbers, words
@@ -82,36 +83,26 @@ def asked_messages(question: str, evidence: str) -> list[BaseMessage]:
     ]
 
 
-def yes_probability(chat_model: BaseChatModel, messages: list[BaseMessage]) -> float:
-    """P(yes) from any chat model: logits for llama.cpp, logprobs for OpenAI-compatible servers."""
-    if hasattr(chat_model, "yes_probability"):
-        return chat_model.yes_probability(messages)
-    from openai import APIStatusError
-
-    try:
-        reply = chat_model.bind(logprobs=True, top_logprobs=10, max_tokens=1).invoke(messages)
-    except APIStatusError:  # a server that refuses log-probabilities (llama.cpp without --logits_all)
-        reply = chat_model.bind(max_tokens=1).invoke(messages)
-    content = (reply.response_metadata.get("logprobs") or {}).get("content") or []
-    if content:
-        yes = no = 0.0
-        for alt in content[0].get("top_logprobs", []):
-            word = alt["token"].strip().lower()
-            if word in ("yes", "no"):
-                p = math.exp(alt["logprob"])
-                yes, no = (yes + p, no) if word == "yes" else (yes, no + p)
-        if yes + no > 0:
-            return yes / (yes + no)
-    # A server that gives no log-probabilities still gives a verdict.
-    return 1.0 if str(reply.content).strip().lower().startswith("yes") else 0.0
-
-
 class Judge:
-    """Scores how well evidence supports a sentence, in [0, 1]; `supports` applies the threshold."""
+    """Scores how well evidence supports a sentence, in [0, 1]; `supports` applies the threshold.
 
-    def __init__(self, chat_model: BaseChatModel, threshold: float = Settings.judge_threshold):
+    `yes_probability` reads P(yes) from the chat model: its backend's way (qa.backends), by default from
+    the model's reply.
+    """
+
+    def __init__(
+        self,
+        chat_model: BaseChatModel,
+        threshold: float = Settings.judge_threshold,
+        yes_probability: Callable[[BaseChatModel, list[BaseMessage]], float] = reply_yes_probability,
+    ):
         self.chat_model = chat_model
         self.threshold = threshold
+        self._yes_probability = yes_probability
+
+    def yes_probability(self, messages: list[BaseMessage]) -> float:
+        """P("yes") as the model's reply to `messages`."""
+        return self._yes_probability(self.chat_model, messages)
 
     def score(
         self, sentence: str, evidence: list[str], context: list[str] | None = None, question: str | None = None
@@ -131,7 +122,7 @@ class Judge:
         claim = re.sub(r"\s+([.!?])", r"\1", MARKER.sub("", sentence)).strip()
         if question:
             claim = f'The answer to "{question}" is: {claim}'
-        return yes_probability(self.chat_model, judge_messages(claim, text))
+        return self.yes_probability(judge_messages(claim, text))
 
     def answers_question(self, question: str, evidence: list[str]) -> float:
         """P(the evidence states the answer to exactly this question), whatever the answer said.
@@ -139,7 +130,7 @@ class Judge:
         A near-miss question (another person, year or event than the passage's) gets a sentence the
         passage supports; this asks about the question, which the sentence check never sees.
         """
-        return yes_probability(self.chat_model, asked_messages(question, "\n".join(evidence)))
+        return self.yes_probability(asked_messages(question, "\n".join(evidence)))
 
     def supports(self, sentence: str, evidence: list[str], context: list[str] | None = None) -> bool:
         return self.score(sentence, evidence, context) >= self.threshold

@@ -1,8 +1,12 @@
-"""Retrieval: a langchain retriever over the Chroma index that keeps each passage's score and span."""
+"""Retrieval: the `Retriever` interface the pipeline uses, and the hybrid langchain retriever over the index.
+
+A retrieval stage (a reranker, a filter) is one class with `retrieve(question, k)` that wraps another.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from langchain_chroma import Chroma
@@ -14,6 +18,10 @@ from rank_bm25 import BM25Okapi
 
 from qa.domain import Passage
 from qa.text import ASKS_WHY, REASON_TERMS, exact_terms, terms
+
+if TYPE_CHECKING:
+    from qa.index import Index
+    from qa.settings import Settings
 
 _RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each ranking
 
@@ -96,3 +104,24 @@ def to_passage(doc: Document) -> Passage:
     return Passage(
         doc.id, doc.page_content, m["source"], m["title"], m["start"], m["end"], round(m["score"], 4), page=m.get("page")
     )
+
+
+class Retriever(Protocol):
+    """Finds the passages to answer a question from: at most `k` (None: the retriever's own number), best first."""
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]: ...
+
+
+class IndexRetriever:
+    """The index's hybrid retriever with the settings' numbers; store failures become IndexStoreError."""
+
+    def __init__(self, index: Index, settings: Settings):
+        self.index = index
+        self.retriever = PassageRetriever(
+            store=index.store, keep=index.keep_live, k=settings.top_k, min_score=settings.min_score, margin=settings.score_margin
+        )
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        retriever = self.retriever if k is None else self.retriever.model_copy(update={"k": k})
+        with self.index.guard():
+            return [to_passage(d) for d in retriever.invoke(question)]

@@ -1,16 +1,18 @@
-"""One settings object, read from `QA_*` environment variables; the CLI and UI override fields with flags."""
+"""One settings object, read from `QA_*` environment variables; the CLI and UI override fields with flags.
+
+Every field describes itself (`Setting`: a one-line help, its allowed values or range, how its default reads
+for people), so validation, the README's table (`python -m qa.settings`) and the CLI's help come from here.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from qa.errors import SettingsError
 
-Backend = Literal["local", "openai", "azure"]
-BACKENDS: tuple[str, ...] = ("local", "openai", "azure")
 Verify = Literal["drop", "mark", "off"]
 VERIFY_MODES: tuple[str, ...] = ("drop", "mark", "off")
 
@@ -38,77 +40,102 @@ def _default_state_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """What a field means and which values it takes: `low`/`high` bound a number, `choices` a word."""
+
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    shown: str | None = None  # the default as people read it, when it is computed
+
+
+def setting(default: Any = MISSING, *, factory: Any = MISSING, **about: Any) -> Any:
+    """A dataclass field carrying its `Setting`."""
+    return field(default=default, default_factory=factory, metadata={"about": Setting(**about)})
+
+
+def _backends() -> tuple[str, ...]:
+    from qa.backends import BACKENDS  # the registry: a backend added there is a valid QA_BACKEND
+
+    return tuple(BACKENDS)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything that can be configured. Each field `x` is read from `QA_X`."""
 
-    corpus_dir: Path = field(default_factory=_default_corpus_dir)
-    index_dir: Path = field(default_factory=lambda: _default_state_dir() / "index")
-    cache_dir: Path = field(default_factory=_default_cache_dir)
-    collection: str = "qa-corpus"
-    # A Chroma server (http://host:port) instead of the embedded persistent index.
-    chroma_url: str | None = None
+    corpus_dir: Path = setting(
+        factory=_default_corpus_dir, help="folder of documents, indexed on first use",
+        shown="`corpus` in a project folder, else the packaged seed article",
+    )
+    index_dir: Path = setting(
+        factory=lambda: _default_state_dir() / "index", help="folder of the embedded Chroma index",
+        shown="`.qa/index` in a project folder, else `~/.local/share/qa/index`",
+    )
+    cache_dir: Path = setting(
+        factory=_default_cache_dir, help="the assembled model, the question encoder's export, saved prompt states",
+        shown="`~/.cache/qa`",
+    )
+    collection: str = setting("qa-corpus", help="the Chroma collection of chunks")
+    chroma_url: str | None = setting(None, help="a Chroma server instead of the embedded index, e.g. `http://localhost:8000`")
 
-    chunk_size: int = 320
-    top_k: int = 5
-    # Passages below this cosine similarity are not shown to the generator; with none left, we refuse.
-    min_score: float = 0.25
-    # Of the top_k, passages scoring more than this below the best one are left out too: each passage
-    # costs the generator prompt time. Measured on SQuAD 2.0 (the tuning
-    # article's 214 answerable questions, 320-character chunks): a gold answer is in the passages shown
-    # for 73% of questions with top 3 within 0.12 (2.4 passages), 79% with top 5 within 0.2 (4.4
-    # passages); on 60 of them the generator's draft held a gold answer 57% -> 68% of the time, for
-    # 1.7 s more generation.
-    score_margin: float = 0.2
+    chunk_size: int = setting(320, low=50, help="characters per chunk (split on paragraphs, then sentences)")
+    top_k: int = setting(5, low=1, high=50, help="passages retrieved at most")
+    # Measured on SQuAD 2.0 (the tuning article's 214 answerable questions, 320-character chunks): a gold
+    # answer is in the passages shown for 73% of questions with top 3 within 0.12 (2.4 passages), 79% with top
+    # 5 within 0.2 (4.4 passages); the generator's draft held a gold answer 57% -> 68% of the time, for 1.7 s more.
+    min_score: float = setting(0.25, low=-1.0, high=1.0, help="cosine floor below which a passage is not shown; none left: refuse")
+    score_margin: float = setting(
+        0.2, low=0.0, high=2.0, help="passages scoring more than this below the best one are not shown either (each costs prompt time)"
+    )
 
-    # Each answer sentence is judged against its cited passages: "drop" removes unsupported ones
-    # (refusing when none is left), "mark" keeps them with their score, "off" skips the judge.
-    verify: Verify = "drop"
-    # Balanced accuracy on eval/judge_pairs.jsonl is flat (0.94-0.95) from 0.4 to 0.7, so the pairs do
-    # not decide. 0.5 errs toward refusing: on the eval questions it refuses every unanswerable one
-    # (0.4 let "OpenAI released the latest AI model" through at 0.47) and drops two true sentences at 0.41.
-    judge_threshold: float = 0.5
-    # An answer whose confidence (the calibrated probability that it is right) is below this is refused:
-    # lower it to answer more, raise it to answer only what is surely right. On the SQuAD 2.0 tuning
-    # article 0.4 gave the best overall accuracy (0.675 against 0.55 ungated; 0.15: 0.61; 0.1: 0.57), but on
+    verify: Verify = setting("drop", choices=VERIFY_MODES, help="judge each sentence: `drop` unsupported ones, `mark` them, or `off`")
+    # Balanced accuracy on eval/judge_pairs.jsonl is flat (0.94-0.95) from 0.4 to 0.7, so the pairs do not
+    # decide. 0.5 errs toward refusing: it refuses every unanswerable eval question (0.4 let "OpenAI released
+    # the latest AI model" through at 0.47) and drops two true sentences at 0.41.
+    judge_threshold: float = setting(0.5, low=0.0, high=1.0, help="a sentence the judge scores below this is unsupported")
+    # On the SQuAD 2.0 tuning article 0.4 gave the best overall accuracy (0.675 against 0.55 ungated), but on
     # the seed article's eval it refused true answers whose question names a condition the cited passage
-    # leaves out ("... if OpenAI achieves AGI before 2030?": confidence 0.15) and false refusals rose to
-    # 0.16. 0.1 keeps the article's answers and still refuses the clearest near misses.
-    min_confidence: float = 0.1
+    # leaves out (confidence 0.15) and false refusals rose to 0.16. 0.1 keeps the article's answers and
+    # still refuses the clearest near misses.
+    min_confidence: float = setting(
+        0.1, low=0.0, high=1.0, help="with `drop`, refuse an answer whose confidence (calibrated P(right)) is below this"
+    )
 
-    backend: Backend = "local"
-    model_path: Path | None = None  # a GGUF file to use instead of the packaged Qwen2.5-Coder-1.5B
-    n_ctx: int = 2048
-    threads: int | None = None
-    max_tokens: int = 160
-    timeout: float = 120.0
-    max_retries: int = 2
+    backend: str = setting("local", help="which generator: `local` (llama.cpp), `openai` (any OpenAI-compatible server), `azure`")
+    model_path: Path | None = setting(None, help="another GGUF file for the local backend (default: the packaged Qwen2.5-Coder-1.5B)")
+    n_ctx: int = setting(2048, low=256, help="the local model's context, in tokens")
+    threads: int | None = setting(None, low=1, help="threads for the local model", shown="all cores")
+    max_tokens: int = setting(160, low=1, help="longest answer, in tokens")
+    timeout: float = setting(120.0, low=0.0, help="seconds to wait for a remote backend")
+    max_retries: int = setting(2, low=0, help="retries of a failed remote call")
 
-    # The UI: "user:password" turns on a login; likes and dislikes are appended to the feedback file.
-    ui_auth: str | None = None
-    # A shared deployment: the Corpus tab lists documents but offers no upload, re-index or removal.
-    ui_read_only: bool = False
-    # Files one client (address, or user with a login) may upload per minute; more are refused at once.
-    ui_uploads_per_minute: int = 20
-    # Questions that may wait behind the one being answered; one more is told at once that the app is
-    # busy, instead of waiting minutes. 32 waiting is about 2.5 minutes for the last on a 2-core laptop.
-    ui_queue_size: int = 32
-    feedback_file: Path = field(default_factory=lambda: _default_state_dir() / "feedback.jsonl")
+    ui_auth: str | None = setting(None, help="`user:password`: a login for `qa serve` (needed beyond loopback unless `--allow-anonymous`)")
+    ui_read_only: bool = setting(False, help="a shared deployment: the Corpus tab lists documents but offers no upload, re-index or removal")
+    ui_uploads_per_minute: int = setting(20, low=1, help="files one client (address, or user with a login) may upload a minute")
+    # 32 waiting is about 2.5 minutes for the last on a 2-core laptop.
+    ui_queue_size: int = setting(32, low=1, help="questions that may wait in the UI's queue; one more is told at once that the app is busy")
+    feedback_file: Path = setting(
+        factory=lambda: _default_state_dir() / "feedback.jsonl", help="where the UI's likes and dislikes are appended",
+        shown="`.qa/feedback.jsonl` in a project folder, else beside the per-user index",
+    )
 
-    openai_base_url: str | None = None
-    openai_model: str | None = None
-    openai_api_key: str | None = None
+    openai_base_url: str | None = setting(None, help="the OpenAI-compatible server, e.g. vLLM, Ollama (`http://localhost:11434/v1`)")
+    openai_model: str | None = setting(None, help="the model the OpenAI-compatible server serves")
+    openai_api_key: str | None = setting(None, help="its API key, if it wants one")
 
-    azure_endpoint: str | None = None
-    azure_deployment: str | None = None
-    azure_api_version: str = "2024-10-21"
-    azure_api_key: str | None = None
+    azure_endpoint: str | None = setting(None, help="the Azure OpenAI resource, `https://NAME.openai.azure.com`")
+    azure_deployment: str | None = setting(None, help="the Azure OpenAI deployment")
+    azure_api_version: str = setting("2024-10-21", help="the Azure OpenAI API version")
+    azure_api_key: str | None = setting(None, help="the Azure OpenAI key")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         environ = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            raw = environ.get(f"QA_{f.name.upper()}")
+            raw = environ.get(variable(f.name))
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, f.type, raw)
         types = {f.name: f.type for f in fields(cls)}
@@ -118,37 +145,49 @@ class Settings:
         return cls(**values).validated()
 
     def with_(self, **overrides) -> Settings:
-        """A copy with the given fields replaced (None means: keep)."""
+        """A copy with the given fields replaced (None means: keep), validated like the environment's values."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validated()
 
     def validated(self) -> Settings:
-        if self.backend not in BACKENDS:
-            raise SettingsError(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        if self.verify not in VERIFY_MODES:
-            raise SettingsError(f"QA_VERIFY must be one of {', '.join(VERIFY_MODES)}, not {self.verify!r}")
-        if not 0.0 <= self.judge_threshold <= 1.0:
-            raise SettingsError(f"QA_JUDGE_THRESHOLD is a probability in [0, 1], not {self.judge_threshold}")
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise SettingsError(f"QA_MIN_CONFIDENCE is a probability in [0, 1], not {self.min_confidence}")
-        if self.chunk_size < 50:
-            raise SettingsError(f"QA_CHUNK_SIZE must be at least 50 characters, not {self.chunk_size}")
-        if not 1 <= self.top_k <= 50:
-            raise SettingsError(f"QA_TOP_K must be between 1 and 50, not {self.top_k}")
-        if not 0.0 <= self.score_margin <= 2.0:
-            raise SettingsError(f"QA_SCORE_MARGIN is a cosine difference in [0, 2], not {self.score_margin}")
-        if not -1.0 <= self.min_score <= 1.0:
-            raise SettingsError(f"QA_MIN_SCORE is a cosine similarity in [-1, 1], not {self.min_score}")
-        if self.ui_uploads_per_minute < 1:
-            raise SettingsError(f"QA_UI_UPLOADS_PER_MINUTE must be at least 1, not {self.ui_uploads_per_minute}")
-        if self.ui_queue_size < 1:
-            raise SettingsError(f"QA_UI_QUEUE_SIZE must be at least 1, not {self.ui_queue_size}")
+        for f in fields(self):
+            _check(f.name, f.metadata["about"], getattr(self, f.name))
+        if self.backend not in _backends():
+            raise SettingsError(f"QA_BACKEND must be one of {', '.join(_backends())}, not {self.backend!r}")
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise SettingsError("QA_UI_AUTH must look like user:password")
-        if self.backend == "openai" and not (self.openai_base_url and self.openai_model):
-            raise SettingsError("the openai backend needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL")
-        if self.backend == "azure" and not (self.azure_endpoint and self.azure_deployment):
-            raise SettingsError("the azure backend needs QA_AZURE_ENDPOINT and QA_AZURE_DEPLOYMENT")
+        from qa.backends import BACKENDS
+
+        missing = [name for name in BACKENDS[self.backend].needs if not getattr(self, name)]
+        if missing:
+            needs = " and ".join(variable(name) for name in BACKENDS[self.backend].needs)
+            raise SettingsError(f"the {self.backend} backend needs {needs}")
         return self
+
+
+def variable(name: str) -> str:
+    """The environment variable a field is read from."""
+    return f"QA_{name.upper()}"
+
+
+def about(name: str) -> Setting:
+    """What a field means."""
+    return next(f.metadata["about"] for f in fields(Settings) if f.name == name)
+
+
+def flag_help(name: str) -> str:
+    """A CLI option's help: the setting's own description and its variable."""
+    return f"{about(name).help[0].upper()}{about(name).help[1:]} ({variable(name)})."
+
+
+def _check(name: str, about: Setting, value: Any) -> None:
+    if value is None:
+        return
+    if about.choices is not None and value not in about.choices:
+        raise SettingsError(f"{variable(name)} must be one of {', '.join(about.choices)}, not {value!r}")
+    if about.low is not None and about.high is not None and not about.low <= value <= about.high:
+        raise SettingsError(f"{variable(name)} must be between {about.low:g} and {about.high:g}, not {value}")
+    if about.low is not None and value < about.low:
+        raise SettingsError(f"{variable(name)} must be at least {about.low:g}, not {value}")
 
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
@@ -166,5 +205,23 @@ def _parse(name: str, type_: str, raw: str):
         if kind == "bool":
             return _BOOLEANS[raw.strip().lower()]
     except (ValueError, KeyError):
-        raise SettingsError(f"QA_{name.upper()}={raw!r} is not a valid {kind}") from None
+        raise SettingsError(f"{variable(name)}={raw!r} is not a valid {kind}") from None
     return raw
+
+
+def markdown_table() -> str:
+    """The README's table of settings, from the fields' own descriptions."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        about = f.metadata["about"]
+        default = about.shown or ("—" if f.default is None else f"`{_shown(f.default)}`")
+        rows.append(f"| `{variable(f.name)}` | {default} | {about.help} |")
+    return "\n".join(rows)
+
+
+def _shown(value: Any) -> str:
+    return ("1" if value else "0") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

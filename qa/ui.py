@@ -17,10 +17,10 @@ import gradio as gr
 
 from qa.api import ask, pipeline
 from qa.chain import Pipeline
-from qa.documents import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, read_document
-from qa.domain import Answer
+from qa.documents import read_document
+from qa.readers import MAX_FILE_BYTES, supported_suffixes
 from qa.errors import CorpusError, DocumentError, QAError, SettingsError
-from qa.generators import describe
+from qa.backends import describe
 from qa.handoff import HandoffServer
 from qa.ratelimit import RateLimit
 from qa.settings import Settings
@@ -77,8 +77,8 @@ def add_uploads(settings: Settings, uploads: list[str]) -> tuple[list[Path], lis
     for upload in uploads:
         path = Path(upload)
         name = safe_filename(path.name)
-        if Path(name).suffix not in SUPPORTED_SUFFIXES:
-            errors.append(f"{path.name}: unsupported type; use {', '.join(SUPPORTED_SUFFIXES)}")
+        if Path(name).suffix.lower() not in supported_suffixes():
+            errors.append(f"{path.name}: unsupported type; use {', '.join(supported_suffixes())}")
             continue
         if path.stat().st_size > MAX_FILE_BYTES:
             errors.append(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
@@ -138,17 +138,16 @@ def build(settings: Settings | None = None) -> gr.Blocks:
         try:
             stream = p.ask_stream(message, top_k=int(top_k), verify=verify, history=past)
             history.append({"role": "assistant", "content": ""})
-            for item in stream:
-                if isinstance(item, Answer):
-                    history[-1] = {"role": "assistant", "content": answer_markdown(item, p.judge.threshold)}
-                    answers = {**answers, str(len(history) - 1): item.to_dict()}
-                    # The answer shows at once; cited PDF pages are rendered after it, into the same panel.
-                    yield history, render_sources(item, settings.corpus_dir, pages=False), answers, ""
-                    if any(c.page is not None for c in item.citations):
-                        yield history, render_sources(item, settings.corpus_dir), answers, ""
-                else:
-                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
-                    yield history, gr.skip(), answers, ""
+            for text in stream:
+                history[-1] = {"role": "assistant", "content": history[-1]["content"] + text}
+                yield history, gr.skip(), answers, ""
+            answer = stream.answer()
+            history[-1] = {"role": "assistant", "content": answer_markdown(answer, p.threshold)}
+            answers = {**answers, str(len(history) - 1): answer.to_dict()}
+            # The answer shows at once; cited PDF pages are rendered after it, into the same panel.
+            yield history, render_sources(answer, settings.corpus_dir, pages=False), answers, ""
+            if any(c.page is not None for c in answer.citations):
+                yield history, render_sources(answer, settings.corpus_dir), answers, ""
         except QAError as e:
             if history[-1]["role"] == "assistant":
                 history.pop()  # the half-streamed draft, replaced by the error
@@ -241,7 +240,7 @@ def build(settings: Settings | None = None) -> gr.Blocks:
                 # Not hidden but never built: a hidden button's handler could still be called through the API.
                 gr.Markdown("This deployment is read-only: its operator manages the documents.", elem_id="qa-read-only")
             else:
-                files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Add documents", elem_id="qa-upload")
+                files = gr.File(file_count="multiple", file_types=list(supported_suffixes()), label="Add documents", elem_id="qa-upload")
                 with gr.Row():
                     add = gr.Button("Add to corpus", variant="primary", elem_id="qa-add")
                     rebuild = gr.Button("Re-index corpus folder", elem_id="qa-reindex")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from qa.documents import MAX_FILE_BYTES, Document, chunk_document, read_document
+from qa.documents import Document, chunk_document, read_document
+from qa.readers import MAX_FILE_BYTES
 from qa.errors import DocumentError
 
 from conftest import ARTICLE, make_docx, make_pdf
@@ -167,10 +168,10 @@ def test_damaged_or_locked_pdf_and_word_files_raise_one_clear_error(tmp_path: Pa
 
 
 def test_a_docx_that_unpacks_past_the_limit_is_refused(tmp_path: Path, monkeypatch):
-    import qa.documents
+    import qa.readers
 
     path = make_docx(tmp_path / "bomb.docx", None, ["x" * 1000])
-    monkeypatch.setattr(qa.documents, "MAX_UNPACKED_BYTES", 1000)
+    monkeypatch.setattr(qa.readers, "MAX_UNPACKED_BYTES", 1000)
     with pytest.raises(DocumentError, match="unpacks to"):
         read_document(path)
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from qa.documents import MAX_UNPACKED_BYTES, DocumentError, read_document
+from qa.documents import DocumentError, read_document
+from qa.readers import MAX_UNPACKED_BYTES
 from qa.index import Index
 from qa.settings import Settings
 from conftest import ARTICLE, make_docx, make_pdf

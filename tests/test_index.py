@@ -124,7 +124,7 @@ def test_a_document_longer_than_the_store_batch_limit_ingests_beside_the_others(
     report = fast_index.ingest([corpus])
     assert not report.failed and len(report.added) == 2
     documents = fast_index.documents()
-    assert documents["long.txt"]["chunks"] > fast_index._max_batch
+    assert documents["long.txt"]["chunks"] > fast_index.max_batch
     text = long.read_text()
     chunks = fast_index.chunks("long.txt")
     assert len(chunks) == documents["long.txt"]["chunks"]
@@ -138,7 +138,7 @@ def test_a_write_that_stops_midway_leaves_the_previous_version_whole(fast_index,
     before = {c.id for c in fast_index.chunks("long.txt")}
     long.write_text(long.read_text().replace("number 7.", "number seven."))
 
-    collection = fast_index.store._collection
+    collection = fast_index.collection
     real_upsert, calls = collection.upsert, []
 
     def failing_upsert(**kwargs):
@@ -167,13 +167,13 @@ def _old_version_whole_then_the_new_one_complete(index: Index, corpus: Path, bef
     after = index.chunks("long.txt")
     assert any("number seven." in c.text for c in after) and all(text[c.start : c.end] == c.text for c in after)
     # Nothing of the interrupted write or the old version is left behind in the store.
-    assert index.store._collection.count() == sum(d["chunks"] for d in index.documents().values())
+    assert index.collection.count() == sum(d["chunks"] for d in index.documents().values())
 
 
 def test_a_new_document_whose_write_stops_midway_is_not_visible(fast_index, corpus):
     fast_index.ingest([corpus])
     _long_document(corpus)
-    collection = fast_index.store._collection
+    collection = fast_index.collection
     real_upsert, calls = collection.upsert, []
 
     def failing_upsert(**kwargs):
@@ -217,7 +217,7 @@ def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_who
     long = _long_document(corpus)
     fast_index.ingest([corpus])
     before = {c.id for c in fast_index.chunks("long.txt")}
-    stored_before = fast_index.store._collection.count()
+    stored_before = fast_index.collection.count()
     long.write_text(long.read_text().replace("number 7.", "number seven."))
 
     script = tmp_path / "ingest.py"
@@ -231,14 +231,14 @@ def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_who
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     # Killed once part of the new version is stored, before the record switches to it.
-    while fast_index.store._collection.count() <= stored_before and time.time() < deadline and proc.poll() is None:
+    while fast_index.collection.count() <= stored_before and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
 
     survivor = Index(settings.with_(chunk_size=50), fast_index.store.embeddings)
-    assert survivor.store._collection.count() > stored_before  # part of the new version is in the store
+    assert survivor.collection.count() > stored_before  # part of the new version is in the store
     _old_version_whole_then_the_new_one_complete(survivor, corpus, before)
 
 

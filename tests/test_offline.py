@@ -8,7 +8,7 @@ import pytest
 
 from qa.chain import Pipeline
 from qa.embeddings import MiniLMEmbeddings
-from qa.generators import make_chat_model
+from qa.index import Index
 
 _blocking = False
 _attempts: list[tuple] = []
@@ -45,7 +45,7 @@ def test_the_guard_really_blocks_connections():
 
 def test_loading_models_ingesting_and_asking_open_no_connection(settings):
     with no_network():
-        pipeline = Pipeline(settings, MiniLMEmbeddings(), make_chat_model(settings), make_chat_model(settings, "judge"))
+        pipeline = Pipeline.from_settings(settings, Index(settings, MiniLMEmbeddings()))
         report = pipeline.index.ingest([settings.corpus_dir])
         answer = pipeline.ask("Until when will the core partnership continue?")
     assert report.added

@@ -15,9 +15,9 @@ import pytest
 
 from qa.chain import Pipeline
 from qa.errors import BackendError
-from qa.generators import make_chat_model
+from qa.backends import make_chat_model, reply_yes_probability
 from qa.index import Index
-from qa.judge import yes_probability, judge_messages
+from qa.judge import judge_messages
 
 from conftest import scripted
 
@@ -110,7 +110,7 @@ def test_the_openai_backend_answers_through_a_real_server(openai_server, setting
 
 def test_the_judge_reads_logprobs_from_a_real_server(openai_server, settings):
     remote = settings.with_(backend="openai", openai_base_url=openai_server, openai_model="smollm2")
-    p = yes_probability(make_chat_model(remote), judge_messages("The sky is green.", "The sky is blue."))
+    p = reply_yes_probability(make_chat_model(remote), judge_messages("The sky is green.", "The sky is blue."))
     assert 0.0 <= p <= 1.0 and p not in (0.0, 1.0)  # a real probability, not a parsed verdict
 
 

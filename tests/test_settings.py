@@ -48,7 +48,8 @@ def test_overrides_win_over_the_environment_and_none_keeps():
         ({"QA_BACKEND": "openai"}, "needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL"),
         ({"QA_BACKEND": "azure", "QA_AZURE_ENDPOINT": "https://x"}, "needs QA_AZURE_ENDPOINT and QA_AZURE_DEPLOYMENT"),
         ({"QA_VERIFY": "maybe"}, "QA_VERIFY must be one of"),
-        ({"QA_MIN_SCORE": "2"}, "cosine similarity"),
+        ({"QA_MIN_SCORE": "2"}, "QA_MIN_SCORE must be between -1 and 1, not 2.0"),
+        ({"QA_UI_AUTH": "admin"}, "QA_UI_AUTH must look like user:password"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env, message):

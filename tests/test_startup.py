@@ -25,8 +25,8 @@ def test_the_command_line_starts_without_the_heavy_libraries():
 def test_info_opens_the_index_without_loading_a_model(settings, embeddings):
     chunks = Index(settings, embeddings).ingest([settings.corpus_dir]).chunks_written
     code = (
-        "import sys, qa.api, qa.embeddings\n"
-        "qa.api.make_chat_model = None  # building a pipeline would call it and fail\n"
+        "import sys, qa.api, qa.backends, qa.embeddings\n"
+        "qa.backends.make_chat_model = None  # building a pipeline would call it and fail\n"
         "details = qa.api.info()\n"
         "print(details['chunks'], 'sentence_transformers' in sys.modules or 'onnxruntime' in sys.modules, 'llama_cpp' in sys.modules)"
     )

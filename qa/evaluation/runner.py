@@ -30,7 +30,7 @@ from qa.evaluation.report import render
 from qa.evaluation.squad import calibration, coverage_curve, load_squad, write_corpus
 from qa.evaluation.squad import score as squad_score
 from qa.evaluation.squad import summarize as squad_summary
-from qa.generators import describe
+from qa.backends import describe
 from qa.settings import Settings
 
 
@@ -83,7 +83,7 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
         else:
             halu_note = f"not found at {options.halueval_path}"
             console.print(f"[yellow]HaluEval {halu_note}: judge_bacc_halueval is not measured[/]")
-    naive = NaivePipeline(settings, p.index.store.embeddings, p.chat_model) if options.compare_naive else None
+    naive = NaivePipeline(settings, p.index.embeddings, p.chat_model) if options.compare_naive else None
 
     started = time.perf_counter()
     report: dict = {
@@ -151,7 +151,7 @@ def run_squad(
         write_corpus(squad, settings.corpus_dir)
         p = pipeline(settings)
         p.index.ingest([settings.corpus_dir])
-        naive = NaivePipeline(settings, p.index.store.embeddings, p.chat_model) if compare_naive else None
+        naive = NaivePipeline(settings, p.index.embeddings, p.chat_model) if compare_naive else None
         started = time.perf_counter()
         runs: dict[str, list] = {"ours": [], **({"naive": []} if naive else {})}
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:

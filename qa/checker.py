@@ -1,0 +1,133 @@
+"""Answer-time checking: each drafted sentence judged against the passages, then whether the answer stands.
+
+The judge decides which citation a sentence keeps (small models copy a passage faithfully and cite the
+wrong number); the answer as a whole must give what was asked, be confident enough, and, for a "why"
+question, be about the question's own event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.asked import gives_what_was_asked, unmet_constraints
+from qa.citations import best_matching_passage, cited_numbers, recite
+from qa.confidence import Signals, confidence
+from qa.domain import Passage, Sentence
+from qa.judge import Judge
+from qa.settings import Verify
+from qa.text import ASKS_WHY, what_is_asked
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An answer's sentences after checking: those that stand, those dropped, and what the confidence came from."""
+
+    kept: list[Sentence]
+    dropped: list[Sentence]
+    signals: Signals | None = None
+
+    @property
+    def confidence(self) -> float:
+        """Calibrated P(the answer is right); 0 when nothing cited was supported."""
+        return confidence(self.signals) if self.signals else 0.0
+
+
+class Checker:
+    """Judges sentences with a Judge and refuses answers below `min_confidence` (with verify="drop")."""
+
+    def __init__(self, judge: Judge, min_confidence: float):
+        self.judge = judge
+        self.min_confidence = min_confidence
+
+    @property
+    def threshold(self) -> float:
+        """A sentence scoring below this is unsupported."""
+        return self.judge.threshold
+
+    def check(self, question: str, sentences: list[str], passages: list[Passage], verify: Verify) -> Checked:
+        """Judge every sentence; with "drop", keep the supported ones, or none when the answer does not stand."""
+        checked = [self.sentence(s, passages) for s in sentences]
+        kept = [s for s in checked if verify == "mark" or s.support >= self.threshold]
+        asked = what_is_asked(question)
+        # Nothing supported is refused whatever else holds: its confidence is 0, with no more model calls.
+        signals = self._signals(asked, kept, passages) if kept else None
+        if verify == "drop" and not self._stands(asked, kept, passages, signals):
+            kept = []
+        return Checked(kept, [s for s in checked if s not in kept], signals)
+
+    def quote(self, text: str, number: int, passage: Passage, verify: Verify) -> Sentence:
+        """A sentence quoted from `passage` as passage `number`: its own words (the judge says so without the
+        model), checked all the same."""
+        return Sentence(text, (number,), None if verify == "off" else self.judge.score(text, [passage.text]))
+
+    def sentence(self, sentence: str, passages: list[Passage]) -> Sentence:
+        """Judge a sentence against its cited passages, against the passage sharing most of its words, and,
+        failing both, together with the passage running into its citation. One passage is cited where one
+        backs it."""
+        cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(passages)]
+        context = [p.text for p in passages]
+
+        def judged(numbers: list[int]) -> float:
+            return self.judge.score(sentence, [passages[n - 1].text for n in numbers], context)
+
+        checked = Sentence(sentence, tuple(cited), judged(cited) if cited else 0.0)
+        best = best_matching_passage(sentence, passages)
+        if best is not None and best not in cited:
+            alternative = judged([best])
+            if alternative > checked.support:
+                checked = Sentence(recite(sentence, best), (best,), alternative)
+        before = preceding(passages, list(checked.cited))
+        if before and checked.support < self.threshold:
+            # "removing this clause" is the AGI clause of the passage just before: judged with it, cited with it.
+            joined = [*before, *checked.cited]
+            together = judged(joined)
+            if together > checked.support:
+                checked = Sentence(recite(sentence, *joined), tuple(joined), together)
+        return checked
+
+    def _stands(self, asked: str, kept: list[Sentence], passages: list[Passage], signals: Signals | None) -> bool:
+        return (
+            gives_what_was_asked(asked, " ".join(s.text for s in kept))
+            and (signals is None or confidence(signals) >= self.min_confidence)
+            and not reason_for_another_event(asked, kept, passages)
+        )
+
+    def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage]) -> Signals | None:
+        """What the confidence is computed from, for the part of `question` that asks; None when nothing is cited."""
+        evidence = [passages[n - 1] for n in cited(sentences, passages)]
+        if not evidence:
+            return None
+        return Signals(
+            support=min(s.support for s in sentences if s.support is not None),
+            asked=self.judge.answers_question(question, [p.text for p in evidence]),
+            unmet=len(unmet_constraints(question, "\n".join(p.text for p in evidence), _titles(evidence))),
+        )
+
+
+def reason_for_another_event(question: str, sentences: list[Sentence], passages: list[Passage]) -> bool:
+    """A "why" question presupposes its event: when the question's year or name is in neither the cited
+    passages nor the passage just before one ("removing this clause": the AGI clause), the reason they
+    give is for another event ("Why did Microsoft end the deal in 2024?")."""
+    if not ASKS_WHY.search(question):
+        return False
+    numbers = cited(sentences, passages)
+    named = "\n".join(passages[n - 1].text for n in [*preceding(passages, numbers), *numbers])
+    return bool(unmet_constraints(question, named, _titles([passages[n - 1] for n in numbers])))
+
+
+def cited(sentences: list[Sentence], passages: list[Passage]) -> list[int]:
+    """The passage numbers the sentences cite, each once, in order."""
+    return sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
+
+
+def preceding(passages: list[Passage], cited: list[int]) -> list[int]:
+    """Numbers of the shown passages that run straight into a cited one (same document, at most a line break between)."""
+    spans = [passages[n - 1] for n in cited]
+    return [
+        n for n, p in enumerate(passages, 1)
+        if n not in cited and any(p.source == c.source and 0 <= c.start - p.end <= 2 for c in spans)
+    ]
+
+
+def _titles(passages: list[Passage]) -> str:
+    return "\n".join(dict.fromkeys(p.title for p in passages))
