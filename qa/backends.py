@@ -50,6 +50,7 @@ class Backend:
     describe: Callable[[Settings], str]  # one line for `qa info` and the UI
     needs: tuple[str, ...] = ()  # settings fields that must be set to use it
     yes_probability: Callable[[BaseChatModel, list[BaseMessage]], float] = reply_yes_probability
+    in_process: bool = False  # its weights load into this process (`qa serve` loads them as the page opens)
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -116,7 +117,7 @@ def _azure(settings: Settings, role: str) -> BaseChatModel:
 
 register(Backend(
     "local", _local, lambda s: f"local: {s.model_path or 'Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packaged)'}",
-    yes_probability=_local_yes,
+    yes_probability=_local_yes, in_process=True,
 ))
 register(Backend(
     "openai", _openai, lambda s: f"openai: {s.openai_model} at {s.openai_base_url}", needs=("openai_base_url", "openai_model")

@@ -11,13 +11,13 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from qa.checker import Checked, Checker
-from qa.citations import cited_numbers, is_refusal, recite, resolve, split_sentences
+from qa.citations import cited_numbers, is_refusal, resolve, split_sentences
 from qa.domain import Answer, Passage, Sentence
 from qa.errors import BackendError, CorpusError, QAError, QuestionError
 from qa.followup import standalone_question
 from qa.index import Index
 from qa.judge import Judge
-from qa.overview import key_sentences, overview_of
+from qa.overview import overview_of, quote
 from qa.prompts import REFUSAL, answer_messages
 from qa.retrieval import IndexRetriever, Retriever
 from qa.settings import Settings, Verify
@@ -215,35 +215,12 @@ class Pipeline:
         """For a broad question, the key sentences of each document it covers, quoted and each cited to its
         own span; None for other questions, or when no document has a sentence to quote."""
         overview = overview_of(question, self.index.documents)
-        if overview is None:
-            return None
-        groups = [key_sentences(self.index.chunks(s), self.index.vectors, overview.points) for s in overview.sources]
-        passages = [p for group in groups for p in group]
-        if not passages:
+        quoted = overview and quote(overview, self.index, self.checker, verify)
+        if not quoted:
             return None
         clock.lap("retrieve_s")
-        kept: list[Sentence] = []
-        dropped: list[Sentence] = []
-        lines: list[str] = []
-        for group in groups:
-            points = []
-            for passage in group:
-                number = len(kept) + len(dropped) + 1
-                text = recite(" ".join(passage.text.split()), number)  # a PDF's line breaks read as spaces
-                sentence = self.checker.quote(text, number, passage, verify)
-                if verify == "drop" and sentence.support < self.threshold:
-                    dropped.append(sentence)
-                else:
-                    kept.append(sentence)
-                    points.append(f"- {text}")
-            if points and len(groups) > 1:
-                lines.append(f"**{group[0].title}** ({group[0].source})")
-            lines += points
-        left = overview.documents - len(overview.sources)
-        if left > 0 and len(overview.sources) > 1:
-            lines.append(f"({left} more documents not covered: ask about one by its title.)")
-        clock.lap("verify_s")
-        answer = _answered(question, passages, "\n".join(lines) if kept else REFUSAL, Checked(kept, dropped), verify, clock)
+        kept = quoted.checked.kept
+        answer = _answered(question, quoted.passages, quoted.text if kept else REFUSAL, quoted.checked, verify, clock)
         if kept and verify != "off":
             answer.confidence = min(s.support for s in kept)  # every point is a quote: its weakest support
         return answer

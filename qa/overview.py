@@ -16,19 +16,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from qa.domain import Chunk, Passage
-from qa.text import ASKS_EACH, ASKS_OVERVIEW, ASKS_POINTS, instruction_spans, overview_topic, requested_count, terms
+from qa.checker import Checked, Checker
+from qa.citations import recite
+from qa.domain import Chunk, Passage, Sentence
+from qa.settings import Verify
+from qa.text import ASKS_EACH, ASKS_OVERVIEW, ASKS_POINTS, SENTENCE, instruction_spans, overview_topic, requested_count, terms
 
 MAX_DOCUMENTS = 5  # a corpus-wide question covers this many documents, by name
 MAX_POINTS = 8
 SAMPLED_CHUNKS = 400  # a long document's stretches are ranked on this many evenly spaced chunks
 _MIN_WORDS = 6
-# A stretch of text up to an end mark (with its closing quotes) that is followed by a space, or up to a line
-# break: the text splits into these in order, so each starts where a sentence may start.
-_SEGMENT = re.compile(r"(?:[^.!?\n]|[.!?]+(?![\"'”’)\]]*(?:\s|$)))+(?:[.!?]+[\"'”’)\]]*)?")
 _OPENS = re.compile(r"[A-Z0-9\"'“‘(]")
 
 
@@ -100,7 +101,7 @@ def sentence_spans(text: str, wrapped: bool = False) -> list[tuple[int, int]]:
     hidden = instruction_spans(text)
     flat = _unwrapped(text) if wrapped else text
     spans = []
-    for match in _SEGMENT.finditer(flat):
+    for match in SENTENCE.finditer(flat):
         start = match.start() + len(match.group()) - len(match.group().lstrip())
         end = match.end()
         line_start = flat.rfind("\n", 0, start) + 1
@@ -198,3 +199,47 @@ def _passage(chunk: Chunk, start: int, end: int, score: float) -> Passage:
         f"{chunk.id}:{start}-{end}", chunk.text[start:end], chunk.source, chunk.title,
         chunk.start + start, chunk.start + end, page=chunk.page, score=score,
     )
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """An overview written out: bulleted quotes (under each document's title when several), the passages
+    quoted (one per point, numbered in order) and the checked quotes."""
+
+    text: str
+    passages: list[Passage]
+    checked: Checked
+
+
+class _Index(Protocol):
+    def chunks(self, source: str | None = None) -> list[Chunk]: ...
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]: ...
+
+
+def quote(overview: Overview, index: _Index, checker: Checker, verify: Verify) -> Quoted | None:
+    """The overview's points, each quoted and checked like any answer sentence; None with nothing to quote."""
+    groups = [key_sentences(index.chunks(s), index.vectors, overview.points) for s in overview.sources]
+    passages = [p for group in groups for p in group]
+    if not passages:
+        return None
+    kept: list[Sentence] = []
+    dropped: list[Sentence] = []
+    lines: list[str] = []
+    for group in groups:
+        points = []
+        for passage in group:
+            number = len(kept) + len(dropped) + 1
+            text = recite(" ".join(passage.text.split()), number)  # a PDF's line breaks read as spaces
+            sentence = checker.quote(text, number, passage, verify)
+            if verify == "drop" and sentence.support < checker.threshold:
+                dropped.append(sentence)
+            else:
+                kept.append(sentence)
+                points.append(f"- {text}")
+        if points and len(groups) > 1:
+            lines.append(f"**{group[0].title}** ({group[0].source})")
+        lines += points
+    left = overview.documents - len(overview.sources)
+    if left > 0 and len(overview.sources) > 1:
+        lines.append(f"({left} more documents not covered: ask about one by its title.)")
+    return Quoted("\n".join(lines), passages, Checked(kept, dropped))

@@ -13,10 +13,9 @@ from qa.documents import Document, read_document, source_path
 from qa.domain import Answer, Citation
 from qa.errors import DocumentError
 from qa.pages import page_image
-from qa.text import MARKER, terms, without_markers
+from qa.text import MARKER, SENTENCE, terms, without_markers
 
 CONTEXT_CHARS = 280
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 
 
 @lru_cache(maxsize=64)
@@ -36,7 +35,7 @@ def cited_sentence(citation: Citation, claims: list[str]) -> tuple[int, int]:
     """Offsets, within the passage, of its sentence that shares most words with the claims citing it."""
     words = set(terms(" ".join(claims)))
     best, best_overlap = (0, len(citation.text)), -1
-    for match in _SENTENCE.finditer(citation.text):
+    for match in SENTENCE.finditer(citation.text):
         overlap = len(words & set(terms(match.group(0))))
         if overlap > best_overlap and match.group(0).strip():
             best, best_overlap = (match.start(), match.end()), overlap

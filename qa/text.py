@@ -40,6 +40,12 @@ def words(text: str) -> list[str]:
 
 # --- numbers -------------------------------------------------------------------------------------
 
+# A document's sentence: a stretch up to an end mark (with its closing quotes) that a space or the end
+# follows, or up to a line break: "3.5" or "qa.example.com" inside a sentence does not end it, an abbreviation
+# before a space does ("U.S. share"). Leading spaces included.
+SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?]+(?![\"'”’)\]]*(?:\s|$)))+(?:[.!?]+[\"'”’)\]]*)?")
+
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -265,8 +271,10 @@ _ADDRESSES_ASSISTANT = re.compile(
     re.I,
 )
 _ROLE_LINE = re.compile(r"(?im)^\s*(?:system|assistant|user)\s*:.*$")
-# A sentence: up to and with its end mark (Latin or CJK), or up to a line break; leading spaces included.
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+# Where an instruction may hide: up to and with any end mark, Latin or CJK, or up to a line break. Finer than
+# SENTENCE on purpose: Chinese text puts no space after its end marks, and what is hidden should be no more
+# than the instruction's own piece.
+_PIECE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 # At a chunk's edges: an instruction cut in two by chunking ("... Ignore all previous" | "instructions and ...").
 # The first half ends the chunk within three words of its verb; the second half opens it in lower case
 # (a chunk that starts a sentence is no cut: "The rules are simple.").
@@ -313,7 +321,7 @@ def instruction_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for homoglyphs in (False, True):  # Cyrillic text itself must be read unfolded
         folded, at = _folded(text, homoglyphs)
-        sentences = list(_SENTENCE.finditer(folded))
+        sentences = list(_PIECE.finditer(folded))
         found = [m for m in sentences if _ADDRESSES_ASSISTANT.search(m.group())] + list(_ROLE_LINE.finditer(folded))
         if sentences and _CUT_FIRST_HALF.search(sentences[-1].group()):
             found.append(sentences[-1])

@@ -20,10 +20,10 @@ from qa.chain import Pipeline
 from qa.documents import read_document
 from qa.readers import MAX_FILE_BYTES, supported_suffixes
 from qa.errors import CorpusError, DocumentError, QAError, SettingsError
-from qa.backends import describe
+from qa.backends import BACKENDS, describe
 from qa.handoff import HandoffServer
 from qa.ratelimit import RateLimit
-from qa.settings import Settings
+from qa.settings import VERIFY_MODES, Settings
 from qa.sources import answer_markdown, render_sources
 
 EXAMPLES = [
@@ -125,36 +125,36 @@ def _corpus_errors_shown(handler):
     return shown
 
 
-def build(settings: Settings | None = None) -> gr.Blocks:
-    settings = settings or Settings.from_env()
-    p = pipeline(settings)
-    with contextlib.suppress(CorpusError):
-        p.ensure_index()  # an empty corpus is fine here: documents can be added in the Corpus tab
+class ChatActions:
+    """What the Chat tab does: answer (streamed, then checked), and record likes and dislikes."""
 
-    def respond(message: str, history: list[dict], top_k: int, verify: str, answers: dict):
+    def __init__(self, settings: Settings, p: Pipeline):
+        self.settings, self.p = settings, p
+
+    def respond(self, message: str, history: list[dict], top_k: int, verify: str, answers: dict):
         history = list(history or [])
         past = _history_pairs(history)
         history.append({"role": "user", "content": message})
         try:
-            stream = p.ask_stream(message, top_k=int(top_k), verify=verify, history=past)
+            stream = self.p.ask_stream(message, top_k=int(top_k), verify=verify, history=past)
             history.append({"role": "assistant", "content": ""})
             for text in stream:
                 history[-1] = {"role": "assistant", "content": history[-1]["content"] + text}
                 yield history, gr.skip(), answers, ""
             answer = stream.answer()
-            history[-1] = {"role": "assistant", "content": answer_markdown(answer, p.threshold)}
+            history[-1] = {"role": "assistant", "content": answer_markdown(answer, self.p.threshold)}
             answers = {**answers, str(len(history) - 1): answer.to_dict()}
             # The answer shows at once; cited PDF pages are rendered after it, into the same panel.
-            yield history, render_sources(answer, settings.corpus_dir, pages=False), answers, ""
+            yield history, render_sources(answer, self.settings.corpus_dir, pages=False), answers, ""
             if any(c.page is not None for c in answer.citations):
-                yield history, render_sources(answer, settings.corpus_dir), answers, ""
+                yield history, render_sources(answer, self.settings.corpus_dir), answers, ""
         except QAError as e:
             if history[-1]["role"] == "assistant":
                 history.pop()  # the half-streamed draft, replaced by the error
             history.append({"role": "assistant", "content": f"❌ {e}"})
             yield history, "", answers, ""
 
-    def feedback(data: gr.LikeData, answers: dict):
+    def feedback(self, data: gr.LikeData, answers: dict):
         answer = answers.get(str(data.index[0] if isinstance(data.index, (list, tuple)) else data.index))
         if answer is None:
             return
@@ -166,59 +166,80 @@ def build(settings: Settings | None = None) -> gr.Blocks:
             "refused": answer["refused"],
             "citations": [{k: c[k] for k in ("number", "source", "start", "end", "text")} for c in answer["citations"]],
         }
-        settings.feedback_file.parent.mkdir(parents=True, exist_ok=True)
-        with _feedback_lock, settings.feedback_file.open("a") as f:
+        self.settings.feedback_file.parent.mkdir(parents=True, exist_ok=True)
+        with _feedback_lock, self.settings.feedback_file.open("a") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-    def documents_table():
-        return [[source, e["title"], e["chunks"]] for source, e in p.index.documents().items()]
 
-    def documents_choices():
-        return gr.update(choices=list(p.index.documents()), value=None)
+class CorpusActions:
+    """What the Corpus tab does: list, upload (rate-limited per client), re-index and remove documents.
 
-    uploads = RateLimit(settings.ui_uploads_per_minute)
+    Each action returns the status line, the documents table and the removal choices.
+    """
+
+    def __init__(self, settings: Settings, p: Pipeline):
+        self.settings, self.index = settings, p.index
+        self.uploads = RateLimit(settings.ui_uploads_per_minute)
+
+    def table(self):
+        return [[source, e["title"], e["chunks"]] for source, e in self.index.documents().items()]
+
+    def choices(self):
+        return gr.update(choices=list(self.index.documents()), value=None)
+
+    def _shown(self, status: str):
+        return status, self.table(), self.choices()
 
     @_corpus_errors_shown
-    def upload(files, request: gr.Request, progress=gr.Progress()):
+    def upload(self, files, request: gr.Request, progress=gr.Progress()):
         if not files:
-            return "Choose one or more files first.", documents_table(), documents_choices()
-        wait = uploads.take(request.username or getattr(request.client, "host", "unknown"), len(files))
+            return self._shown("Choose one or more files first.")
+        wait = self.uploads.take(request.username or getattr(request.client, "host", "unknown"), len(files))
         if wait:
-            limit = settings.ui_uploads_per_minute
             when = "" if math.isinf(wait) else f"; try again in {math.ceil(wait)} s"
-            return f"❌ Too many uploads: at most {limit} files a minute{when}.", documents_table(), documents_choices()
-        saved, errors = add_uploads(settings, [f if isinstance(f, str) else f.name for f in files])
-        report = p.index.ingest(saved, progress=lambda i, n, name: progress((i, n), desc=f"indexing {name}")) if saved else None
+            return self._shown(f"❌ Too many uploads: at most {self.settings.ui_uploads_per_minute} files a minute{when}.")
+        saved, errors = add_uploads(self.settings, [f if isinstance(f, str) else f.name for f in files])
+        report = self.index.ingest(saved, progress=_progress(progress)) if saved else None
         lines = [f"✅ added {name}" for name in (report.added + report.updated if report else [])]
         lines += [f"= unchanged {name}" for name in (report.unchanged if report else [])]
         lines += [f"❌ {e}" for e in errors] + [f"❌ {reason}" for reason in (report.failed.values() if report else [])]
-        return "\n\n".join(lines), documents_table(), documents_choices()
+        return self._shown("\n\n".join(lines))
 
     @_corpus_errors_shown
-    def reindex(progress=gr.Progress()):
-        report = p.index.ingest([settings.corpus_dir], progress=lambda i, n, name: progress((i, n), desc=f"indexing {name}"))
+    def reindex(self, progress=gr.Progress()):
+        report = self.index.ingest([self.settings.corpus_dir], progress=_progress(progress))
         failed = "".join(f"\n\n❌ {r}" for r in report.failed.values())
-        summary = (
+        return self._shown(
             f"Re-indexed: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged, {len(report.removed)} removed.{failed}"
         )
-        return summary, documents_table(), documents_choices()
 
     @_corpus_errors_shown
-    def remove(source: str | None):
+    def remove(self, source: str | None):
         if not source:
-            return "Pick a document to remove.", documents_table(), documents_choices()
-        p.index.remove(source)
-        path = p.index.path_of(source)
+            return self._shown("Pick a document to remove.")
+        self.index.remove(source)
+        path = self.index.path_of(source)
         note = ""
-        if path.is_file() and path.resolve().is_relative_to(settings.corpus_dir.resolve()):
+        corpus = self.settings.corpus_dir
+        if path.is_file() and path.resolve().is_relative_to(corpus.resolve()):
             # Kept, not deleted: a removed document can be restored from the corpus folder's .trash.
-            trash = settings.corpus_dir / ".trash"
-            trash.mkdir(exist_ok=True)
-            shutil.move(str(path), trash / path.name)
-            note = f" (file moved to {trash})"
-        return f"Removed {source}{note}.", documents_table(), documents_choices()
+            (corpus / ".trash").mkdir(exist_ok=True)
+            shutil.move(str(path), corpus / ".trash" / path.name)
+            note = f" (file moved to {corpus / '.trash'})"
+        return self._shown(f"Removed {source}{note}.")
 
+
+def _progress(progress: gr.Progress):
+    return lambda i, n, name: progress((i, n), desc=f"indexing {name}")
+
+
+def build(settings: Settings | None = None) -> gr.Blocks:
+    settings = settings or Settings.from_env()
+    p = pipeline(settings)
+    with contextlib.suppress(CorpusError):
+        p.ensure_index()  # an empty corpus is fine here: documents can be added in the Corpus tab
+    talk, corpus = ChatActions(settings, p), CorpusActions(settings, p)
     with gr.Blocks(title="qa: answers you can check") as demo:
         gr.Markdown("## qa — answers from your documents, every claim cited")
         answers = gr.State({})
@@ -235,31 +256,35 @@ def build(settings: Settings | None = None) -> gr.Blocks:
                     gr.Markdown("### Sources")
                     sources = gr.HTML(elem_id="qa-sources")
         with gr.Tab("Corpus"):
-            docs = gr.Dataframe(headers=["document", "title", "chunks"], value=documents_table, interactive=False, elem_id="qa-docs")
-            if settings.ui_read_only:
-                # Not hidden but never built: a hidden button's handler could still be called through the API.
-                gr.Markdown("This deployment is read-only: its operator manages the documents.", elem_id="qa-read-only")
-            else:
-                files = gr.File(file_count="multiple", file_types=list(supported_suffixes()), label="Add documents", elem_id="qa-upload")
-                with gr.Row():
-                    add = gr.Button("Add to corpus", variant="primary", elem_id="qa-add")
-                    rebuild = gr.Button("Re-index corpus folder", elem_id="qa-reindex")
-                with gr.Row():
-                    choice = gr.Dropdown(choices=list(p.index.documents()), label="Document", elem_id="qa-remove-choice")
-                    drop = gr.Button("Remove document", variant="stop", elem_id="qa-remove")
-                status = gr.Markdown(elem_id="qa-corpus-status")
-                add.click(upload, [files], [status, docs, choice], api_name="upload")
-                rebuild.click(reindex, None, [status, docs, choice], api_name="reindex")
-                drop.click(remove, [choice], [status, docs, choice], api_name="remove")
+            _corpus_tab(settings, corpus)
         with gr.Tab("Settings"):
             top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Passages retrieved")
-            verify = gr.Radio(["drop", "mark", "off"], value=settings.verify, label="Verification of each sentence")
+            verify = gr.Radio(list(VERIFY_MODES), value=settings.verify, label="Verification of each sentence")
             gr.Markdown(f"**Generator:** {describe(settings)}  \n**Index:** {settings.chroma_url or settings.index_dir}")
 
-        gr.on([box.submit, send.click], respond, [box, chat, top_k, verify, answers], [chat, sources, answers, box], api_name="ask")
+        gr.on([box.submit, send.click], talk.respond, [box, chat, top_k, verify, answers], [chat, sources, answers, box], api_name="ask")
         clear.click(lambda: ([], "", {}), None, [chat, sources, answers])
-        chat.like(feedback, [answers], None)
+        chat.like(talk.feedback, [answers], None)
     return demo
+
+
+def _corpus_tab(settings: Settings, corpus: CorpusActions) -> None:
+    docs = gr.Dataframe(headers=["document", "title", "chunks"], value=corpus.table, interactive=False, elem_id="qa-docs")
+    if settings.ui_read_only:
+        # Not hidden but never built: a hidden button's handler could still be called through the API.
+        gr.Markdown("This deployment is read-only: its operator manages the documents.", elem_id="qa-read-only")
+        return
+    files = gr.File(file_count="multiple", file_types=list(supported_suffixes()), label="Add documents", elem_id="qa-upload")
+    with gr.Row():
+        add = gr.Button("Add to corpus", variant="primary", elem_id="qa-add")
+        rebuild = gr.Button("Re-index corpus folder", elem_id="qa-reindex")
+    with gr.Row():
+        choice = gr.Dropdown(choices=[row[0] for row in corpus.table()], label="Document", elem_id="qa-remove-choice")
+        drop = gr.Button("Remove document", variant="stop", elem_id="qa-remove")
+    status = gr.Markdown(elem_id="qa-corpus-status")
+    add.click(corpus.upload, [files], [status, docs, choice], api_name="upload")
+    rebuild.click(corpus.reindex, None, [status, docs, choice], api_name="reindex")
+    drop.click(corpus.remove, [choice], [status, docs, choice], api_name="remove")
 
 
 def _warm(p: Pipeline) -> None:
@@ -294,7 +319,7 @@ def serve(
     # each their place and an estimate; beyond its size a request is told at once that the app is busy.
     demo.queue(default_concurrency_limit=1, max_size=settings.ui_queue_size)
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
-    if settings.backend == "local":  # the models load while the page opens, not on the first question
+    if BACKENDS[settings.backend].in_process:  # the models load while the page opens, not on the first question
         threading.Thread(target=_warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()
     # `qa ask` in a shell hands its questions to this process (loopback only), so they skip the model start.
     with HandoffServer(settings, functools.partial(ask, settings=settings)):

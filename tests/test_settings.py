@@ -62,3 +62,30 @@ def test_remote_backends_are_configured_from_the_environment():
         {"QA_BACKEND": "openai", "QA_OPENAI_BASE_URL": "http://localhost:8080/v1", "QA_OPENAI_MODEL": "qwen"}
     )
     assert (s.backend, s.openai_base_url, s.openai_model) == ("openai", "http://localhost:8080/v1", "qwen")
+
+
+def test_every_setting_describes_itself_and_the_readme_table_is_made_from_that():
+    from dataclasses import fields
+
+    from qa.settings import about, markdown_table
+
+    assert all(about(f.name).help for f in fields(Settings))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert markdown_table() in readme, "README's settings table is stale: paste `python -m qa.settings` into it"
+
+
+def test_the_command_line_help_is_the_settings_own_description():
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.settings import about
+
+    out = " ".join(CliRunner().invoke(app, ["--help"], env={"COLUMNS": "400"}).output.split())
+    for name in ("corpus_dir", "index_dir", "chroma_url", "backend"):
+        assert about(name).help[1:40] in out and f"QA_{name.upper()}" in out
+
+
+@pytest.mark.parametrize("overrides", [{"verify": "dorp"}, {"top_k": 0}, {"min_confidence": 1.5}])
+def test_per_call_values_are_checked_like_the_environment(overrides):
+    with pytest.raises(SettingsError, match="QA_"):
+        Settings.from_env({}).with_(**overrides)

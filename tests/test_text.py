@@ -14,7 +14,7 @@ from qa.text import (
     overview_topic,
     requested_count,
 )
-from qa.text import exact_terms, months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
+from qa.text import SENTENCE, exact_terms, months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
 
 
 @pytest.mark.parametrize(
@@ -284,3 +284,19 @@ def test_why_questions(question, why):
 )
 def test_words_that_give_a_reason(text, gives):
     assert bool(GIVES_REASON.search(text)) is gives
+
+
+@pytest.mark.parametrize(
+    "text, sentences",
+    [
+        ("It opened in 1932. It carries trains.", ["It opened in 1932.", "It carries trains."]),
+        ("It rose 3.5 percent on qa.example.com. Then it fell.", ["It rose 3.5 percent on qa.example.com.", "Then it fell."]),
+        ("The U.S. share rose.", ["The U.S.", "share rose."]),  # an abbreviation before a space ends one
+        ('He said "No." Then he left!', ['He said "No."', "Then he left!"]),
+        ("A heading\nThe body starts here.", ["A heading", "The body starts here."]),
+        ("Wait... what?! Yes.", ["Wait...", "what?!", "Yes."]),
+        ("No end mark at all", ["No end mark at all"]),
+    ],
+)
+def test_a_documents_sentences(text, sentences):
+    assert [m.group().strip() for m in SENTENCE.finditer(text)] == sentences

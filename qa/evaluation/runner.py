@@ -59,69 +59,38 @@ def _documents(settings: Settings) -> dict[str, str]:
     return docs
 
 
+NAIVE = "naive: paragraph chunks, top-3, plain prompt, no citations"
+
+
 def run(settings: Settings, options: EvalOptions, console: Console | None = None) -> dict:
     console = console or Console(stderr=True)
-    questions = load_questions(options.eval_dir / "dataset.jsonl")
-    if options.types:
-        questions = [q for q in questions if q.type in options.types]
-    if options.per_type:
-        taken: Counter[str] = Counter()
-        questions = [q for q in questions if taken.update([q.type]) or taken[q.type] <= options.per_type]
-    if options.limit:
-        questions = questions[: options.limit]
+    questions = _selected(load_questions(options.eval_dir / "dataset.jsonl"), options)
     thresholds = json.loads((options.eval_dir / "thresholds.json").read_text())
     p = pipeline(settings)
     p.index.ingest([settings.corpus_dir])  # evaluate the corpus as it is now; unchanged files cost nothing
-    judge = p.judge
     documents = _documents(settings)
     own_pairs = load_judge_pairs(options.eval_dir / "judge_pairs.jsonl") if options.judge_own else []
-    halu_pairs, halu_note = [], "skipped"
-    if options.halueval_sample != 0:
-        if options.halueval_path.is_file():
-            halu_pairs = load_halueval(options.halueval_path, options.halueval_sample)
-            halu_note = f"{len(halu_pairs)} cases, seed 13"
-        else:
-            halu_note = f"not found at {options.halueval_path}"
-            console.print(f"[yellow]HaluEval {halu_note}: judge_bacc_halueval is not measured[/]")
+    halu_pairs, halu_note = _halueval(options, console)
     naive = NaivePipeline(settings, p.index.embeddings, p.chat_model) if options.compare_naive else None
-
     started = time.perf_counter()
     report: dict = {
-        "run": {
-            "timestamp": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-            "generator": describe(settings),
-            "top_k": settings.top_k,
-            "verify": settings.verify,
-            "questions": len(questions),
-            "halueval_sample": halu_note,
-            "machine": f"{platform.machine()}, {platform.python_version()}",
-        },
+        "run": _run_info(settings, top_k=settings.top_k, verify=settings.verify, questions=len(questions), halueval_sample=halu_note),
         "thresholds": thresholds,
     }
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("questions", total=len(questions))
-        results = []
-        for q in questions:
-            results.append(score_question(q, p.ask(q.question), judge, documents))
-            bar.advance(task)
+    with _bar(console) as bar:
+        results = _scored(bar, "questions", p.ask, questions, p.judge, documents)
         summary = summarize(results, questions)
         if naive:
-            task = bar.add_task("naive baseline", total=len(questions))
-            naive_results = []
-            for q in questions:
-                naive_results.append(score_question(q, naive.ask(q.question), judge, documents))
-                bar.advance(task)
+            naive_results = _scored(bar, "naive baseline", naive.ask, questions, p.judge, documents)
             report["baseline"] = {
-                "name": "naive: paragraph chunks, top-3, plain prompt, no citations",
-                "summary": summarize(naive_results, questions),
-                "results": [r.to_dict() for r in naive_results],
+                "name": NAIVE, "summary": summarize(naive_results, questions), "results": [r.to_dict() for r in naive_results]
             }
         for name, pairs in (("own", own_pairs), ("halueval", halu_pairs)):
             if pairs:
                 task = bar.add_task(f"judge on {name} pairs", total=len(pairs))
-                bacc, verdicts = judge_balanced_accuracy(judge, pairs, progress=lambda t=task: bar.advance(t))
-                summary[f"judge_bacc_{name}"] = bacc
-                report[f"judge_{name}"] = verdicts
+                summary[f"judge_bacc_{name}"], report[f"judge_{name}"] = judge_balanced_accuracy(
+                    p.judge, pairs, progress=lambda t=task: bar.advance(t)
+                )
     report["run"]["seconds"] = round(time.perf_counter() - started, 1)
     report["summary"] = summary
     report["results"] = [r.to_dict() for r in results]
@@ -131,6 +100,50 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
         if name in summary and (summary[name] < rule["value"] if rule["op"] == ">=" else summary[name] > rule["value"])
     ]
     return report
+
+
+def _selected(questions: list, options: EvalOptions) -> list:
+    """The questions the options ask for: of some types, the first N of each type, the first N."""
+    if options.types:
+        questions = [q for q in questions if q.type in options.types]
+    if options.per_type:
+        taken: Counter[str] = Counter()
+        questions = [q for q in questions if taken.update([q.type]) or taken[q.type] <= options.per_type]
+    return questions[: options.limit] if options.limit else questions
+
+
+def _halueval(options: EvalOptions, console: Console) -> tuple[list, str]:
+    """HaluEval's judge pairs, sampled, and how the report names the sample."""
+    if options.halueval_sample == 0:
+        return [], "skipped"
+    if not options.halueval_path.is_file():
+        note = f"not found at {options.halueval_path}"
+        console.print(f"[yellow]HaluEval {note}: judge_bacc_halueval is not measured[/]")
+        return [], note
+    pairs = load_halueval(options.halueval_path, options.halueval_sample)
+    return pairs, f"{len(pairs)} cases, seed 13"
+
+
+def _run_info(settings: Settings, **details) -> dict:
+    return {
+        "timestamp": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        "generator": describe(settings),
+        **details,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+    }
+
+
+def _bar(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+
+
+def _scored(bar: Progress, label: str, ask, questions: list, judge, documents: dict[str, str]) -> list:  # noqa: ANN001
+    task = bar.add_task(label, total=len(questions))
+    results = []
+    for q in questions:
+        results.append(score_question(q, ask(q.question), judge, documents))
+        bar.advance(task)
+    return results
 
 
 def run_squad(
@@ -146,36 +159,28 @@ def run_squad(
     console = console or Console(stderr=True)
     squad = load_squad(path)
     questions = squad.sample(n, articles, seed)
+    runs: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="qa-squad2-") as tmp:
         settings = settings.with_(corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index", chroma_url=None)
         write_corpus(squad, settings.corpus_dir)
         p = pipeline(settings)
         p.index.ingest([settings.corpus_dir])
-        naive = NaivePipeline(settings, p.index.embeddings, p.chat_model) if compare_naive else None
+        asks = {"ours": p.ask, **({"naive": NaivePipeline(settings, p.index.embeddings, p.chat_model).ask} if compare_naive else {})}
         started = time.perf_counter()
-        runs: dict[str, list] = {"ours": [], **({"naive": []} if naive else {})}
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-            for name, ask in (("ours", p.ask), ("naive", naive.ask if naive else None)):
-                if ask is None:
-                    continue
+        with _bar(console) as bar:
+            for name, ask in asks.items():
                 task = bar.add_task(name, total=len(questions))
+                runs[name] = []
                 for q in questions:
                     runs[name].append(squad_score(q, ask(q.question)))
                     bar.advance(task)
     ours = runs["ours"]
     report = {
-        "run": {
-            "timestamp": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-            "mode": "squad2",
-            "file": str(path),
-            "articles": articles or squad.articles,
-            "corpus_articles": len(squad.documents),
-            "sample": f"{n} answerable + {n} unanswerable at most, seed {seed}",
-            "generator": describe(settings),
-            "min_confidence": settings.min_confidence,
-            "machine": f"{platform.machine()}, {platform.python_version()}",
-            "seconds": round(time.perf_counter() - started, 1),
-        },
+        "run": _run_info(
+            settings, mode="squad2", file=str(path), articles=articles or squad.articles, corpus_articles=len(squad.documents),
+            sample=f"{n} answerable + {n} unanswerable at most, seed {seed}", min_confidence=settings.min_confidence,
+            seconds=round(time.perf_counter() - started, 1),
+        ),
         "thresholds": {},
         "summary": squad_summary(ours),
         "calibration": calibration(ours),
@@ -183,12 +188,8 @@ def run_squad(
         "results": [asdict(r) for r in ours],
         "failed_thresholds": [],
     }
-    if naive:
-        report["baseline"] = {
-            "name": "naive: paragraph chunks, top-3, plain prompt, no citations",
-            "summary": squad_summary(runs["naive"]),
-            "results": [asdict(r) for r in runs["naive"]],
-        }
+    if "naive" in runs:
+        report["baseline"] = {"name": NAIVE, "summary": squad_summary(runs["naive"]), "results": [asdict(r) for r in runs["naive"]]}
     return report
 
 
