@@ -1,15 +1,6 @@
 """qa: answers from your documents, each claim tied to the passage that supports it."""
 
 import importlib as _importlib
-import os as _os
-
-# Models come from installed packages; nothing may reach for a hub or phone home.
-_os.environ.setdefault("HF_HUB_OFFLINE", "1")
-_os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-_os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-_os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-_os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-_os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 # Imported on first use: `qa --help` and `qa stop` should not pay for langchain and Chroma.
 _HOMES = {

@@ -16,6 +16,7 @@ from langchain_core.embeddings import Embeddings
 
 from qa import query_encoder
 from qa.model_files import embedding_model_path
+from qa.offline import stay_offline
 
 log = logging.getLogger("qa")
 
@@ -77,6 +78,7 @@ _model_lock = threading.Lock()
 def _sentence_transformer():
     """The model, loaded on the first document to embed (`qa info`, a re-ingest of unchanged files and
     questions need none), once per process however many MiniLMEmbeddings there are."""
+    stay_offline()
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)

@@ -13,7 +13,11 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-import gradio as gr
+from qa.offline import stay_offline
+
+stay_offline()  # before gradio reads its analytics setting
+
+import gradio as gr  # noqa: E402
 
 from qa.api import ask, pipeline
 from qa.chain import Pipeline

@@ -32,3 +32,16 @@ def test_info_opens_the_index_without_loading_a_model(settings, embeddings):
     )
     out = _run(code, QA_CORPUS_DIR=str(settings.corpus_dir), QA_INDEX_DIR=str(settings.index_dir))
     assert out == f"{chunks} False False"
+
+
+def test_importing_qa_leaves_the_host_environment_alone_until_a_model_loads():
+    code = (
+        "import os, qa, qa.api\n"
+        "before = os.environ.get('HF_HUB_OFFLINE')\n"
+        "qa.api.index().embeddings.embed_documents(['x'])\n"
+        "print(before, os.environ.get('HF_HUB_OFFLINE'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None 1"
