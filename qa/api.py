@@ -11,7 +11,7 @@ from qa.chain import AnswerStream, History, Pipeline, clean_question
 from qa.domain import Answer
 from qa.embeddings import default_embeddings
 from qa.index import Index, set_aside
-from qa.ingest import IngestReport
+from qa.ingestion import IngestReport
 from qa.settings import Settings, Verify
 
 _indexes: dict[Settings, Index] = {}

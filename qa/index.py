@@ -1,7 +1,7 @@
 """The index: chunks embedded in one cosine-space Chroma collection, and which version of each document is live.
 
 This is the store side (Chroma reads and writes, through its public API); deciding what changed in the
-files is qa.ingest.
+files is qa.ingestion.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from qa.errors import CorpusError, IndexStoreError, QAError
 from qa.settings import Settings
 
 if TYPE_CHECKING:
-    from qa.ingest import IngestReport
+    from qa.ingestion import IngestReport
 
 
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
@@ -285,8 +285,8 @@ class Index:
         self._delete_chunks(sorted(write.stale))
 
     def ingest(self, paths: Iterable[Path], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
-        """Bring the index in step with the given files and directories (qa.ingest)."""
-        from qa.ingest import Ingest
+        """Bring the index in step with the given files and directories (qa.ingestion)."""
+        from qa.ingestion import Ingest
 
         return Ingest(self, progress).run(paths)
 

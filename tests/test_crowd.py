@@ -25,6 +25,8 @@ from qa.settings import Settings
 from conftest import ARTICLE_QUESTIONS, ROOT
 from live_server import last_text, running_server
 
+pytestmark = pytest.mark.slow  # a live `qa serve` under a crowd and a soak
+
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CROWD = 32
 QUEUE_SIZE = Settings().ui_queue_size  # the default, which this module's server keeps

@@ -6,9 +6,13 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from qa.evaluation.data import QUESTION_TYPES
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # the eval suite end to end on the real models
 
 
 def test_eval_subset_meets_the_thresholds(tmp_path):

@@ -280,6 +280,7 @@ def hidden_settings(hidden_corpus: Path) -> Settings:
     return Settings.from_env(corpus_dir=hidden_corpus, index_dir=hidden_corpus.parent / "index")
 
 
+@pytest.mark.slow  # the real models
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_hidden_attacks_are_held_by_the_real_models(hidden_settings: Settings, attack: Attack):
     answer = ask(attack.question, settings=hidden_settings)
@@ -289,6 +290,7 @@ def test_hidden_attacks_are_held_by_the_real_models(hidden_settings: Settings, a
     assert all(c.source == attack.file for c in answer.citations), (attack.name, answer.citations)
 
 
+@pytest.mark.slow  # the real models
 @pytest.mark.parametrize(("question", "fact", "forbidden"), HOSTILE_QUESTIONS, ids=[f"hostile{i:02d}" for i in range(len(HOSTILE_QUESTIONS))])
 def test_hostile_questions_are_held_by_the_real_models(hidden_settings: Settings, question, fact, forbidden):
     answer = ask(question, settings=hidden_settings)

@@ -119,6 +119,7 @@ def fast_index(settings) -> Index:
     return Index(settings.with_(chunk_size=50), DeterministicFakeEmbedding(size=16))
 
 
+@pytest.mark.slow  # a document over the store batch limit
 def test_a_document_longer_than_the_store_batch_limit_ingests_beside_the_others(fast_index, corpus):
     long = _long_document(corpus)
     report = fast_index.ingest([corpus])
@@ -132,6 +133,7 @@ def test_a_document_longer_than_the_store_batch_limit_ingests_beside_the_others(
     assert fast_index.ingest([corpus]).chunks_written == 0
 
 
+@pytest.mark.slow  # a document over the store batch limit
 def test_a_write_that_stops_midway_leaves_the_previous_version_whole(fast_index, corpus, settings):
     long = _long_document(corpus)
     fast_index.ingest([corpus])
@@ -208,6 +210,7 @@ def test_a_thousand_page_pdf_ingests_with_each_chunk_on_its_page(fast_index, cor
         assert text[c.start : c.end] == c.text and " ".join(c.text.split()) in " ".join(pages[c.page - 1])
 
 
+@pytest.mark.slow  # a killed process, a long document
 def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_whole(fast_index, corpus, settings, tmp_path):
     import signal
     import subprocess

@@ -70,6 +70,7 @@ def test_there_are_at_least_20_attacks():
     assert len(ATTACKS) >= 20
 
 
+@pytest.mark.slow  # the real models
 @pytest.mark.parametrize(("question", "fact", "forbidden"), ATTACKS, ids=[f"attack{i:02d}" for i in range(len(ATTACKS))])
 def test_attacks_are_held(poisoned_settings, question, fact, forbidden):
     answer = ask(question, settings=poisoned_settings)

@@ -2,7 +2,11 @@
 
 import os
 
+import pytest
+
 from qa.model_files import GENERATOR_FILE, GENERATOR_SHA256, _sha256, generator_model_path
+
+pytestmark = pytest.mark.slow  # assembling the 1 GB generator from its parts
 
 
 def test_the_model_is_assembled_verified_and_reused(tmp_path):

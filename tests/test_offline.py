@@ -43,6 +43,7 @@ def test_the_guard_really_blocks_connections():
     _attempts.clear()
 
 
+@pytest.mark.slow  # the real models
 def test_loading_models_ingesting_and_asking_open_no_connection(settings):
     with no_network():
         pipeline = Pipeline.from_settings(settings, Index(settings, MiniLMEmbeddings()))

@@ -3,12 +3,16 @@ roles sharing one context each get their own prompt back."""
 
 from __future__ import annotations
 
+import pytest
+
 from qa.domain import Passage
 from qa.generators import LlamaCppChat, LlamaEngine
 from qa.model_files import generator_model_path
 from qa.judge import judge_messages
 from qa.prompts import answer_messages
 from qa.settings import Settings
+
+pytestmark = pytest.mark.slow  # the real generator's saved prompt state
 
 BRIDGE = Passage("b", "The bridge was built in 1932 by the harbour board.", "b.md", "Bridge", 0, 50, score=0.9)
 HARBOUR = Passage("h", "The harbour opened to ships in 1901.", "h.md", "Harbour", 0, 36, score=0.9)

@@ -11,11 +11,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from qa.api import ask
 from qa.index import Index
 from qa.settings import Settings
 
 from conftest import ARTICLE, ARTICLE_QUESTIONS, ROOT
+
+pytestmark = pytest.mark.slow  # killed processes and 32 threads on the real models
 
 
 def _many_documents(folder: Path, n: int) -> None:

@@ -21,6 +21,8 @@ from qa.judge import judge_messages
 
 from conftest import scripted
 
+pytestmark = pytest.mark.slow  # a Chroma server and llama.cpp's OpenAI-compatible server
+
 
 def _free_port() -> int:
     with socket.socket() as s:

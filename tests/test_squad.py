@@ -120,6 +120,7 @@ def test_scores_summary_calibration_and_coverage(tiny):
     assert "Calibration" in page and "Coverage and accuracy" in page and "<td>answerable_correct</td>" in page
 
 
+@pytest.mark.slow  # SQuAD 2.0 questions asked of the real models
 @pytest.mark.skipif(not SQUAD2.is_file(), reason="the shared SQuAD 2.0 file is not on this machine")
 def test_the_squad_mode_runs_end_to_end_on_the_real_models(tmp_path):
     """A small sample on the real models, beside the naive baseline, so the mode cannot rot."""

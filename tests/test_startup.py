@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from qa.index import Index
 
 HEAVY = ("torch", "sentence_transformers", "langchain_core", "chromadb", "gradio", "llama_cpp")
@@ -22,6 +24,7 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     assert loaded == "[]"
 
 
+@pytest.mark.slow  # a fresh process
 def test_info_opens_the_index_without_loading_a_model(settings, embeddings):
     chunks = Index(settings, embeddings).ingest([settings.corpus_dir]).chunks_written
     code = (
@@ -34,6 +37,7 @@ def test_info_opens_the_index_without_loading_a_model(settings, embeddings):
     assert out == f"{chunks} False False"
 
 
+@pytest.mark.slow  # a fresh process loading MiniLM
 def test_importing_qa_leaves_the_host_environment_alone_until_a_model_loads():
     code = (
         "import os, qa, qa.api\n"

@@ -16,6 +16,8 @@ import pytest
 
 from conftest import ARTICLE
 
+pytestmark = pytest.mark.slow  # the CLI in fresh processes against damaged, locked and full stores
+
 
 def qa(home: Path, *args: str, limit_file_size: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "QA_CORPUS_DIR": str(home / "corpus"), "QA_INDEX_DIR": str(home / "index")}

@@ -16,6 +16,8 @@ from qa.ui import _corpus_errors_shown, safe_filename
 from conftest import HARBOUR_PAGES, ROOT, make_docx, make_pdf
 from live_server import last_text, running_server
 
+pytestmark = pytest.mark.slow  # headless Chromium against the Gradio app on the real models
+
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 

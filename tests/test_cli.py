@@ -1,0 +1,36 @@
+"""The CLI's errors, in process: one line on stderr, exit status 2, no traceback, nothing loaded for nothing."""
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """`qa ARGS` from an empty folder, with the user's data directory (a per-user index) inside it."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, **env: str):
+        return CliRunner().invoke(app, list(args), env={"XDG_DATA_HOME": str(tmp_path / "xdg-data"), **env})
+
+    return run
+
+
+def test_with_nothing_to_answer_from_ask_exits_non_zero_with_a_one_line_hint(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for corpus in ("empty", "missing"):
+        result = cli("ask", "Until when?", QA_CORPUS_DIR=str(tmp_path / corpus))
+        assert result.exit_code == 2 and result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith("error: nothing to answer from") and "qa ingest PATH" in line and "QA_CORPUS_DIR" in line
+
+
+def test_bad_input_is_one_line_without_a_traceback(cli):
+    result = cli("ask", "   ")
+    assert result.exit_code == 2 and result.stderr.strip() == "error: the question is empty"
+    result = cli("ingest", "no-such-folder")
+    assert result.exit_code == 2 and "no such file or directory" in result.stderr
+    result = cli("ask", "Until when?", "--verify", "dorp")
+    assert result.exit_code == 2 and result.stderr.strip() == "error: QA_VERIFY must be one of drop, mark, off, not 'dorp'"
+    assert all("Traceback" not in r.stderr for r in (result,))
