@@ -122,7 +122,11 @@ class Judge:
         claim = re.sub(r"\s+([.!?])", r"\1", MARKER.sub("", sentence)).strip()
         if question:
             claim = f'The answer to "{question}" is: {claim}'
-        return self.yes_probability(judge_messages(claim, text))
+        return self.states(claim, text)
+
+    def states(self, claim: str, evidence: str) -> float:
+        """The model's part of the sentence check: P(yes) to "does the passage state the claim?"."""
+        return self.yes_probability(judge_messages(claim, evidence))
 
     def answers_question(self, question: str, evidence: list[str]) -> float:
         """P(the evidence states the answer to exactly this question), whatever the answer said.

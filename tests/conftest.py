@@ -14,6 +14,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from bench.pdf import make_pdf  # noqa: F401 - shared with the bench; tests import it from here
 from qa.embeddings import default_embeddings
+from qa.judge import Judge
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +108,37 @@ def settings(tmp_path: Path, corpus: Path) -> Settings:
 
 def scripted(reply: Callable[[list[BaseMessage]], str]) -> ScriptedChat:
     return ScriptedChat(reply=reply, calls=[])
+
+
+class ScriptedJudge(Judge):
+    """The judge role, scripted by its two checks rather than by prompt text: `states(claim, evidence)` and
+    `asked(question, evidence)` give P(yes). The deterministic checks in front of the model run as in the
+    real judge; every model check is recorded in `claims` and `questions`."""
+
+    def __init__(
+        self,
+        states: Callable[[str, str], float] = lambda claim, evidence: 1.0,
+        asked: Callable[[str, str], float] = lambda question, evidence: 1.0,
+    ):
+        super().__init__(scripted(lambda m: "unused"))
+        self._states, self._asked = states, asked
+        self.claims: list[tuple[str, str]] = []
+        self.questions: list[tuple[str, str]] = []
+
+    def states(self, claim: str, evidence: str) -> float:
+        self.claims.append((claim, evidence))
+        return self._states(claim, evidence)
+
+    def answers_question(self, question: str, evidence: list[str]) -> float:
+        self.questions.append((question, "\n".join(evidence)))
+        return self._asked(question, "\n".join(evidence))
+
+
+def says(answer: str | Callable[[list[BaseMessage]], str]) -> ScriptedChat:
+    """The answer role, scripted: always `answer` (or what a function of the messages returns)."""
+    return scripted(answer if callable(answer) else lambda m: answer)
+
+
+def yes(p: float = 1.0) -> Callable[[str, str], float]:
+    """A judge check that answers P(yes) = p whatever it is asked."""
+    return lambda asked, evidence: p

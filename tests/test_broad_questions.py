@@ -4,12 +4,11 @@ import pytest
 
 from qa.chain import Pipeline
 from qa.domain import Chunk
-from qa.judge import JUDGE_SYSTEM
 from qa.overview import Overview, key_sentences, overview_of, sentence_spans
 from qa.prompts import REFUSAL
 from qa.sources import answer_markdown
 
-from conftest import ROOT, scripted
+from conftest import ROOT, ScriptedJudge, says, scripted
 
 # A second document for two-document questions: three paragraphs, a heading, a tag line.
 HARBOUR = """# Harbour Works annual report
@@ -170,7 +169,7 @@ def test_why_questions_retrieve_the_passage_giving_the_reason(settings, embeddin
 
 def test_a_why_answer_that_restates_the_question_is_refused(settings, embeddings):
     restated = "Microsoft's partnership with OpenAI is undergoing a significant shift [1]."
-    p = Pipeline(settings, embeddings, scripted(lambda m: "yes" if m[0].content == JUDGE_SYSTEM else restated))
+    p = Pipeline(settings, embeddings, says(restated), judge=ScriptedJudge())
     answer = p.ask("Why is Microsoft's partnership with OpenAI changing?")
     assert answer.refused
     assert [s.text for s in answer.dropped] == [restated] and answer.dropped[0].support == 1.0  # supported, yet no reason
@@ -178,16 +177,8 @@ def test_a_why_answer_that_restates_the_question_is_refused(settings, embeddings
 
 def test_a_sentence_about_this_clause_is_judged_with_the_passage_that_names_it(settings, embeddings):
     # "this clause" is the AGI clause of the chunk before: alone, the cited chunk does not name it.
-    def reply(messages):
-        last = messages[-1].content
-        if "Claim:" in last:
-            evidence = last.split("Claim:")[0]
-            return "yes" if "secure more funding" in evidence and "general artificial intelligence" in evidence else "no"
-        if messages[0].content == JUDGE_SYSTEM:
-            return "yes"
-        return "OpenAI is considering removing the AGI clause to secure more funding from Microsoft [1]."
-
-    p = Pipeline(settings, embeddings, scripted(reply))
+    judge = ScriptedJudge(states=lambda claim, evidence: float("secure more funding" in evidence and "general artificial intelligence" in evidence))
+    p = Pipeline(settings, embeddings, says("OpenAI is considering removing the AGI clause to secure more funding from Microsoft [1]."), judge=judge)
     answer = p.ask("Why is OpenAI considering removing the AGI clause?")
     assert not answer.refused, answer.dropped
     assert "secure more funding" in answer.text
@@ -199,7 +190,7 @@ def test_a_sentence_about_this_clause_is_judged_with_the_passage_that_names_it(s
 def test_a_why_question_about_an_event_the_passages_do_not_date_is_refused(settings, embeddings):
     # The passage gives a reason for the tension, not for an end of the partnership in 2024.
     reason = "The company had previously delayed product launches, attributing them to insufficient computing power [1]."
-    p = Pipeline(settings, embeddings, scripted(lambda m: "yes" if m[0].content == JUDGE_SYSTEM else reason))
+    p = Pipeline(settings, embeddings, says(reason), judge=ScriptedJudge())
     assert p.ask("Why did Microsoft end its partnership with OpenAI in 2024?").refused
     assert not p.ask("Why did OpenAI delay product launches?").refused
 
@@ -246,15 +237,12 @@ def test_a_sentence_the_passage_pair_does_not_back_still_moves_to_the_passage_th
     # citation moves to the passage sharing most of the sentence's words, as for any mis-cited sentence.
     import re
 
-    def reply(messages):
-        last = messages[-1].content
-        if messages[0].content == JUDGE_SYSTEM:
-            evidence = last.split("Claim:")[0]
-            return "yes" if "until 2030" in evidence and "general artificial intelligence" not in evidence else "no"
-        agi = re.search(r"\[(\d+)\] Notably, this agreement", last)
+    def cite_the_agi_passage(messages):
+        agi = re.search(r"\[(\d+)\] Notably, this agreement", messages[-1].content)
         return f"The core partnership will continue until 2030 [{agi.group(1) if agi else 9}]."
 
-    p = Pipeline(settings, embeddings, scripted(reply))
+    judge = ScriptedJudge(states=lambda claim, evidence: float("until 2030" in evidence and "general artificial intelligence" not in evidence))
+    p = Pipeline(settings, embeddings, says(cite_the_agi_passage), judge=judge)
     answer = p.ask("Until when will the core partnership continue, and with what condition about AGI?", verify="mark")
     [sentence] = answer.sentences
     [number] = sentence.cited

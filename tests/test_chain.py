@@ -4,27 +4,14 @@ import pytest
 
 from qa.chain import Pipeline
 from qa.errors import QuestionError
-from qa.judge import JUDGE_SYSTEM
 from qa.prompts import REFUSAL
 
-from conftest import scripted
+from conftest import ScriptedJudge, says, yes
 
 
-def is_judge(messages) -> bool:
-    return messages[0].content == JUDGE_SYSTEM
-
-
-def is_claim_check(messages) -> bool:
-    return is_judge(messages) and "Claim:" in messages[-1].content
-
-
-def is_asked_check(messages) -> bool:
-    return is_judge(messages) and "Question:" in messages[-1].content
-
-
-def make_pipeline(settings, embeddings, answer: str, judge_says: str = "yes", asked_says: str = "yes") -> Pipeline:
-    chat = scripted(lambda m: asked_says if is_asked_check(m) else judge_says if is_judge(m) else answer)
-    return Pipeline(settings, embeddings, chat)
+def make_pipeline(settings, embeddings, answer: str, states: float = 1.0, asked: float = 1.0) -> Pipeline:
+    """The answer role says `answer`; the judge's model says P(yes) = `states` to claims, `asked` to the question."""
+    return Pipeline(settings, embeddings, says(answer), judge=ScriptedJudge(yes(states), yes(asked)))
 
 
 def test_a_cited_answer_carries_the_passage_and_its_span(settings, embeddings, corpus):
@@ -74,27 +61,21 @@ def test_nothing_relevant_retrieved_refuses_without_calling_the_generator(settin
 
 
 def test_unsupported_sentences_are_dropped_and_all_unsupported_refuses(settings, embeddings):
-    p = make_pipeline(settings, embeddings, "Microsoft invested $100 billion [1].", judge_says="no")
+    p = make_pipeline(settings, embeddings, "Microsoft invested $100 billion [1].", states=0.0)
     answer = p.ask("How much did Microsoft invest?")
     assert answer.refused
     assert [s.text for s in answer.dropped] == ["Microsoft invested $100 billion [1]."]
 
 
 def test_mark_mode_keeps_unsupported_sentences_with_their_score(settings, embeddings):
-    p = make_pipeline(settings, embeddings, "The partnership continues until 2030 [1].", judge_says="no")
+    p = make_pipeline(settings, embeddings, "The partnership continues until 2030 [1].", states=0.0)
     answer = p.ask("Until when will the core partnership continue?", verify="mark")
     assert not answer.refused and answer.sentences[0].support == 0.0
 
 
 def test_a_wrong_citation_is_repointed_when_the_judge_confirms_the_right_passage(settings, embeddings):
-    def reply(messages):
-        if is_asked_check(messages):
-            return "yes"
-        if not is_judge(messages):
-            return "The core partnership will continue until 2030 [2]."
-        return "yes" if "until 2030" in messages[1].content.split("Claim:")[0] else "no"
-
-    p = Pipeline(settings, embeddings, scripted(reply))
+    judge = ScriptedJudge(states=lambda claim, evidence: float("until 2030" in evidence))
+    p = Pipeline(settings, embeddings, says("The core partnership will continue until 2030 [2]."), judge=judge)
     answer = p.ask("Until when will the core partnership continue?")
     assert len(answer.citations) == 1 and "until 2030" in answer.citations[0].text
 
@@ -103,7 +84,7 @@ def test_a_number_missing_from_the_passage_fails_without_asking_the_judge(settin
     p = make_pipeline(settings, embeddings, "The core partnership will continue until 2035 [1].")
     answer = p.ask("Until when will the core partnership continue?")
     assert answer.refused
-    assert not any(is_judge(m) for m in p.chat_model.calls)  # refused with confidence 0: no question check either
+    assert p.judge.claims == [] and p.judge.questions == []  # refused with confidence 0: no question check either
 
 
 def test_streaming_yields_text_then_gives_the_answer(settings, embeddings):
@@ -135,10 +116,10 @@ def test_control_characters_are_cleaned_from_questions(settings, embeddings):
 
 
 def test_a_sentence_copied_from_its_passage_is_supported_without_asking_the_judge(settings, embeddings):
-    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].", judge_says="no")
+    p = make_pipeline(settings, embeddings, "The core partnership will continue until 2030 [1].", states=0.0)
     answer = p.ask("Until when will the core partnership continue?")
     assert not answer.refused and answer.sentences[0].support == 1.0
-    assert not any(is_claim_check(m) for m in p.chat_model.calls)
+    assert p.judge.claims == []
 
 
 def test_a_when_question_answered_without_a_time_is_refused(settings, embeddings):
@@ -150,13 +131,13 @@ def test_a_when_question_answered_without_a_time_is_refused(settings, embeddings
 def test_a_supported_answer_to_another_question_is_refused_below_the_confidence_threshold(settings, embeddings):
     # The sentence copies its passage (supported), but the judge says the passage does not answer this question.
     strict = settings.with_(min_confidence=0.4)
-    p = make_pipeline(strict, embeddings, "The core partnership will continue until 2030 [1].", asked_says="no")
+    p = make_pipeline(strict, embeddings, "The core partnership will continue until 2030 [1].", asked=0.0)
     answer = p.ask("Until when will the core partnership continue?")
     assert answer.refused and answer.confidence < p.settings.min_confidence
     assert answer.signals.support == 1.0 and answer.signals.asked == 0.0
     assert [s.text for s in answer.dropped] == ["The core partnership will continue until 2030 [1]."]
 
-    lenient = make_pipeline(settings.with_(min_confidence=0.0), embeddings, "The core partnership will continue until 2030 [1].", asked_says="no")
+    lenient = make_pipeline(settings.with_(min_confidence=0.0), embeddings, "The core partnership will continue until 2030 [1].", asked=0.0)
     assert not lenient.ask("Until when will the core partnership continue?").refused
 
 

@@ -6,9 +6,9 @@ from qa.domain import Answer, Citation, Passage, Sentence
 from qa.evaluation.data import EvalQuestion, load_halueval, load_judge_pairs, load_questions
 from qa.evaluation.metrics import balanced_accuracy, score_question, summarize
 from qa.evaluation.report import render
-from qa.judge import JUDGE_SYSTEM, Judge
+from qa.judge import Judge
 
-from conftest import ROOT, scripted
+from conftest import ROOT, ScriptedJudge
 
 DOC = "Alpha ships in May. Beta costs five dollars. Gamma is blue."
 DOCS = {"doc.md": DOC}
@@ -22,14 +22,11 @@ P = [
 def judge_that_knows() -> Judge:
     """Says yes exactly when the evidence holds the sentence's key word."""
 
-    def reply(messages):
-        assert messages[0].content == JUDGE_SYSTEM
-        body = messages[1].content
-        passage, claim = body.split("Claim:")[0], body.split("Claim:")[1]
+    def states(claim: str, evidence: str) -> float:
         key = next(w for w in ("Alpha", "Beta", "Gamma", "Delta") if w in claim)
-        return "yes" if key in passage else "no"
+        return float(key in evidence)
 
-    return Judge(scripted(reply))
+    return ScriptedJudge(states=states)
 
 
 def answer(text: str, sentences: list[tuple[str, tuple[int, ...]]], refused: bool = False) -> Answer:

@@ -15,7 +15,7 @@ from qa.readers import READERS, Extracted, register_reader, supported_suffixes
 from qa.retrieval import IndexRetriever, Retriever
 from qa.settings import Settings
 
-from conftest import scripted
+from conftest import says, scripted
 
 
 @pytest.fixture
@@ -91,8 +91,7 @@ class LastFirst:
 def test_a_retrieval_stage_is_one_class_handed_to_the_pipeline(settings, embeddings):
     index = Index(settings, embeddings)
     plain = IndexRetriever(index, settings)
-    chat = scripted(lambda m: "yes" if "Reply yes or no" in m[-1].content else "It continues until 2030 [1].")
-    p = Pipeline(settings, embeddings, chat, index=index, retriever=LastFirst(plain))
+    p = Pipeline(settings, embeddings, says("It continues until 2030 [1]."), index=index, retriever=LastFirst(plain))
     answer = p.ask("Until when will the core partnership continue?", verify="off")
     first = plain.retrieve("Until when will the core partnership continue?")
     assert [x.id for x in answer.passages] == [x.id for x in reversed(first)]
