@@ -173,6 +173,7 @@ class Pipeline:
         return AnswerStream(self._answer(clean_question(question), top_k, verify, history))
 
     def _answer(self, question: str, top_k: int | None, verify: Verify, history: History) -> Generator[str, None, Answer]:
+        """The recipe: rewrite → retrieve → generate (yielding the draft's text) → resolve → check → answer."""
         clock = Clock()
         question = self._standalone(question, history)
         self.ensure_index()
