@@ -119,7 +119,6 @@ def fast_index(settings) -> Index:
     return Index(settings.with_(chunk_size=50), DeterministicFakeEmbedding(size=16))
 
 
-@pytest.mark.slow  # a document over the store batch limit
 def test_a_document_longer_than_the_store_batch_limit_ingests_beside_the_others(fast_index, corpus):
     long = _long_document(corpus)
     report = fast_index.ingest([corpus])

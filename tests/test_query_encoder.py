@@ -8,15 +8,11 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from qa import query_encoder
 from qa.documents import chunk_document, read_document
 from qa.embeddings import MiniLMEmbeddings
 
 from conftest import ARTICLE
-
-pytestmark = pytest.mark.slow  # exporting MiniLM to ONNX and fresh processes
 
 TEXTS = [
     "Until when will the core partnership continue?",
