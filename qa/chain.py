@@ -156,7 +156,7 @@ class Pipeline:
         passage = Passage("warm-up", "The harbour opened in 1901.", "warm-up", "Warm-up", 0, 27, score=1.0)
         with self._backend_errors():
             self.chat_model.invoke(answer_messages("When did the harbour open?", [passage]))
-            self.checker.judge.answers_question("When did the harbour open?", [passage.text])
+            self.judge.answers_question("When did the harbour open?", [passage.text])
 
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
         return self.retriever.retrieve(question, top_k)

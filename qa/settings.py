@@ -55,12 +55,6 @@ def setting(default: Any = MISSING, *, factory: Any = MISSING, **about: Any) -> 
     return field(default=default, default_factory=factory, metadata={"about": Setting(**about)})
 
 
-def _backends() -> tuple[str, ...]:
-    from qa.backends import BACKENDS  # the registry: a backend added there is a valid QA_BACKEND
-
-    return tuple(BACKENDS)
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything that can be configured. Each field `x` is read from `QA_X`."""
@@ -149,18 +143,17 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validated()
 
     def validated(self) -> Settings:
+        from qa.backends import BACKENDS  # the registry: a backend added there is a valid QA_BACKEND
+
         for f in fields(self):
             _check(f.name, f.metadata["about"], getattr(self, f.name))
-        if self.backend not in _backends():
-            raise SettingsError(f"QA_BACKEND must be one of {', '.join(_backends())}, not {self.backend!r}")
+        if self.backend not in BACKENDS:
+            raise SettingsError(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise SettingsError("QA_UI_AUTH must look like user:password")
-        from qa.backends import BACKENDS
-
-        missing = [name for name in BACKENDS[self.backend].needs if not getattr(self, name)]
-        if missing:
-            needs = " and ".join(variable(name) for name in BACKENDS[self.backend].needs)
-            raise SettingsError(f"the {self.backend} backend needs {needs}")
+        needs = BACKENDS[self.backend].needs
+        if any(not getattr(self, name) for name in needs):
+            raise SettingsError(f"the {self.backend} backend needs {' and '.join(variable(name) for name in needs)}")
         return self
 
 

@@ -27,10 +27,8 @@ def test_with_nothing_to_answer_from_ask_exits_non_zero_with_a_one_line_hint(cli
 
 
 def test_bad_input_is_one_line_without_a_traceback(cli):
-    result = cli("ask", "   ")
-    assert result.exit_code == 2 and result.stderr.strip() == "error: the question is empty"
-    result = cli("ingest", "no-such-folder")
-    assert result.exit_code == 2 and "no such file or directory" in result.stderr
-    result = cli("ask", "Until when?", "--verify", "dorp")
-    assert result.exit_code == 2 and result.stderr.strip() == "error: QA_VERIFY must be one of drop, mark, off, not 'dorp'"
-    assert all("Traceback" not in r.stderr for r in (result,))
+    empty, missing, misspelt = cli("ask", "   "), cli("ingest", "no-such-folder"), cli("ask", "Until when?", "--verify", "dorp")
+    assert empty.exit_code == 2 and empty.stderr.strip() == "error: the question is empty"
+    assert missing.exit_code == 2 and "no such file or directory" in missing.stderr
+    assert misspelt.exit_code == 2 and misspelt.stderr.strip() == "error: QA_VERIFY must be one of drop, mark, off, not 'dorp'"
+    assert all("Traceback" not in r.stderr for r in (empty, missing, misspelt))
