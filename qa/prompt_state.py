@@ -66,22 +66,23 @@ class Snapshot:
     """A context's evaluated tokens and its KV state, as llama.cpp serialises them (tens of MB)."""
 
     tokens: np.ndarray
-    data: bytes
+    data: bytearray  # writable, so llama.cpp reads it in place on restore
 
 
 def snapshot(llama) -> Snapshot:  # noqa: ANN001 - a llama_cpp.Llama
     import llama_cpp
 
-    size = llama_cpp.llama_state_get_size(llama.ctx)
-    buffer = (ctypes.c_uint8 * size)()
-    written = llama_cpp.llama_state_get_data(llama.ctx, buffer, size)
-    return Snapshot(np.array(llama.input_ids[: llama.n_tokens]), ctypes.string_at(buffer, written))
+    # llama.cpp writes straight into the bytes kept: a copy would double a role switch's peak memory.
+    data = bytearray(llama_cpp.llama_state_get_size(llama.ctx))
+    written = llama_cpp.llama_state_get_data(llama.ctx, (ctypes.c_uint8 * len(data)).from_buffer(data), len(data))
+    del data[written:]
+    return Snapshot(np.array(llama.input_ids[: llama.n_tokens]), data)
 
 
 def restore(llama, state: Snapshot) -> None:  # noqa: ANN001 - a llama_cpp.Llama
     import llama_cpp
 
-    buffer = (ctypes.c_uint8 * len(state.data)).from_buffer_copy(state.data)
+    buffer = (ctypes.c_uint8 * len(state.data)).from_buffer(state.data)
     if llama_cpp.llama_state_set_data(llama.ctx, buffer, len(state.data)) != len(state.data):
         llama.reset()  # nothing reused: the next prompt is evaluated whole, as on a first call
         return
