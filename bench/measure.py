@@ -6,7 +6,6 @@ import json
 import os
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,14 +46,9 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def command_line(runs: int = 3, warm_questions: int = 10) -> dict:
-    """`qa` as a shell user meets it: --help, info, and ask in fresh processes, without and with a `qa serve`."""
+    """`qa` as a shell user meets it: --help, info, and ask in fresh processes, without and with a warm
+    `qa serve --no-ui` (the server QA_KEEP_WARM starts)."""
     from qa.evaluation.data import load_questions
 
     questions = [q.question for q in load_questions(ROOT / "eval" / "dataset.jsonl")]
@@ -74,9 +68,7 @@ def command_line(runs: int = 3, warm_questions: int = 10) -> dict:
         results["cli_ask_cold_p50_s"] = statistics.median(w for w, _ in cold)
         results["cli_ask_cold_peak_mb"] = max(m for _, m in cold)
 
-        server = subprocess.Popen(
-            [*qa, "serve", "--port", str(_free_port())], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        server = subprocess.Popen([*qa, "serve", "--no-ui"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             from qa.handoff import read_record
             from qa.settings import Settings
@@ -89,9 +81,10 @@ def command_line(runs: int = 3, warm_questions: int = 10) -> dict:
             warm = [_run([*qa, "ask", q], env) for q in questions[runs + 1 : runs + 1 + warm_questions]]
         finally:
             server.terminate()
-            server.wait(30)
+            _, _, usage = os.wait4(server.pid, 0)
         results["cli_ask_warm_p50_s"] = statistics.median(w for w, _ in warm)
         results["cli_ask_warm_peak_mb"] = max(m for _, m in warm)
+        results["warm_server_peak_mb"] = usage.ru_maxrss / 1024
     return results
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 import qa
 from qa.domain import Answer
-from qa.errors import QAError
+from qa.errors import QAError, SettingsError
 from qa.settings import Settings, flag_help
 
 app = typer.Typer(help="Answers from your documents, each claim tied to the passage that supports it.", no_args_is_help=True)
@@ -92,6 +92,8 @@ def ask(
         answer = _ask_server(_settings(ctx), question, top_k, verify) if server else None
         if answer is None:
             answer = qa.ask(question, top_k=top_k, settings=settings)
+            if server and settings.keep_warm:
+                _keep_warm(_settings(ctx))
     except QAError as e:
         _fail(e)
     if as_json:
@@ -108,6 +110,16 @@ def _ask_server(settings: Settings, question: str, top_k: int | None, verify: st
     except ServerUnavailable as e:
         err.print(f"[dim]{escape(str(e))}; answering here[/]")
         return None
+
+
+def _keep_warm(settings: Settings) -> None:
+    from qa.warm import start_in_background
+
+    if start_in_background(settings):
+        err.print(
+            f"[dim]a qa server keeps the model warm for the next questions until {settings.keep_warm:g} minutes "
+            "after the last one (QA_KEEP_WARM); `qa stop` stops it[/]"
+        )
 
 
 @app.command()
@@ -215,14 +227,32 @@ def serve(
     allow_anonymous: Annotated[
         bool, typer.Option(help="Serve beyond this machine without a login (QA_UI_AUTH): anyone reaching the port may use it.")
     ] = False,
+    ui: Annotated[bool, typer.Option(help="Serve the chat UI; --no-ui only answers `qa ask` warm (no Gradio, less memory).")] = True,
+    idle: Annotated[
+        Optional[float], typer.Option(help="With --no-ui: stop after this many minutes without a question.", min=0)
+    ] = None,
 ) -> None:
     """Start the chat UI (Gradio) on http://HOST:PORT; `qa ask` in a shell then answers through it, warm."""
-    from qa.ui import serve as serve_ui
-
     try:
+        if not ui:
+            return _serve_without_ui(_settings(ctx), idle)
+        if idle is not None:
+            raise SettingsError("--idle stops a server without the UI: add --no-ui")
+        from qa.ui import serve as serve_ui
+
         serve_ui(_settings(ctx), host=host, port=port, allow_anonymous=allow_anonymous)
     except QAError as e:
         _fail(e)
+
+
+def _serve_without_ui(settings: Settings, idle: float | None) -> None:
+    from qa.warm import serve as serve_warm
+
+    until = f"{idle:g} minutes without a question or " if idle else ""
+    serve_warm(
+        settings, idle,
+        on_ready=lambda server: err.print(f"answering `qa ask` warm at {server.record.url} until {until}`qa stop`"),
+    )
 
 
 @app.command()

@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -46,10 +47,16 @@ class ServerUnavailable(Exception):
     """The recorded server did not answer (down, busy, broken): answer in-process instead."""
 
 
+# How long a server stays warm does not change its answers: `qa ask` with another QA_KEEP_WARM still uses it.
+_NOT_ANSWERING = ("keep_warm",)
+
+
 def fingerprint(settings: Settings) -> str:
     """Settings that answer the same way give the same fingerprint; relative paths count as absolute."""
     values = {}
     for f in fields(settings):
+        if f.name in _NOT_ANSWERING:
+            continue
         value = getattr(settings, f.name)
         values[f.name] = os.path.abspath(value) if isinstance(value, Path) else value
     return hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()[:20]
@@ -70,6 +77,14 @@ def read_record(settings: Settings) -> ServerRecord | None:
         path.unlink(missing_ok=True)
         return None
     return record
+
+
+def _forget_dead(folder: Path) -> None:
+    """Remove the records of servers that were killed (a record is only removed on a clean stop)."""
+    for path in folder.glob("*.json"):
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            if not _alive(ServerRecord(**json.loads(path.read_text())).pid):
+                path.unlink()
 
 
 def _alive(pid: int) -> bool:
@@ -139,6 +154,10 @@ class HandoffServer:
         self.settings = settings
         self._ask = ask
         self._slots = threading.BoundedSemaphore(max_waiting + 1)  # the one being answered and those waiting
+        self._activity = threading.Condition()
+        self._in_flight = 0
+        self._last_question = time.monotonic()
+        self._stopped = False
         self._token = secrets.token_urlsafe(24)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -148,6 +167,7 @@ class HandoffServer:
         threading.Thread(target=self._httpd.serve_forever, name="qa-handoff", daemon=True).start()
         path = record_path(self.settings)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead(path.parent)
         # Created private, then renamed into place: the token is never readable by others, even briefly.
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -156,7 +176,19 @@ class HandoffServer:
         os.replace(temporary, path)
         return self
 
+    def wait(self, idle_s: float | None = None, poll_s: float = 1.0) -> None:
+        """Block until `stop`, or with `idle_s` until no question has been asked or answered for that long."""
+        with self._activity:
+            while not self._stopped:
+                idle = time.monotonic() - self._last_question
+                if idle_s is not None and self._in_flight == 0 and idle >= idle_s:
+                    return
+                self._activity.wait(poll_s if idle_s is None else max(min(poll_s, idle_s - idle), 0.01))
+
     def stop(self) -> None:
+        with self._activity:
+            self._stopped = True
+            self._activity.notify_all()
         self._httpd.shutdown()
         self._httpd.server_close()
         path = record_path(self.settings)
@@ -173,13 +205,21 @@ class HandoffServer:
     def _reply(self, body: dict) -> tuple[int, dict]:
         if not self._slots.acquire(blocking=False):
             return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy"}
+        self._mark(+1)
         try:
             answer = self._ask(body["question"], top_k=body.get("top_k"), verify=body.get("verify"))
             return HTTPStatus.OK, answer.to_dict()
         except QAError as e:
             return HTTPStatus.BAD_REQUEST, {"error": str(e), "kind": type(e).__name__}
         finally:
+            self._mark(-1)
             self._slots.release()
+
+    def _mark(self, change: int) -> None:
+        """A question arrived (+1) or was answered (-1): the idle time starts again."""
+        with self._activity:
+            self._in_flight += change
+            self._last_question = time.monotonic()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -104,6 +104,9 @@ class Settings:
     max_tokens: int = setting(160, low=1, help="longest answer, in tokens")
     timeout: float = setting(120.0, low=0.0, help="seconds to wait for a remote backend")
     max_retries: int = setting(2, low=0, help="retries of a failed remote call")
+    keep_warm: float = setting(
+        0.0, low=0.0, help="minutes a server that `qa ask` starts stays warm for the next questions after the last one (0: none; `qa stop` stops it)"
+    )
 
     ui_auth: str | None = setting(None, help="`user:password`: a login for `qa serve` (needed beyond loopback unless `--allow-anonymous`)")
     ui_read_only: bool = setting(False, help="a shared deployment: the Corpus tab lists documents but offers no upload, re-index or removal")
@@ -141,6 +144,20 @@ class Settings:
     def with_(self, **overrides) -> Settings:
         """A copy with the given fields replaced (None means: keep), validated like the environment's values."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validated()
+
+    def to_env(self) -> dict[str, str]:
+        """The `QA_*` variables that give these settings back in another process (paths made absolute)."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                env[variable(f.name)] = (
+                    os.path.abspath(value) if isinstance(value, Path)
+                    else _shown(value) if isinstance(value, bool)
+                    else repr(value) if isinstance(value, float)
+                    else str(value)
+                )
+        return env
 
     def validated(self) -> Settings:
         from qa.backends import BACKENDS  # the registry: a backend added there is a valid QA_BACKEND

@@ -24,9 +24,10 @@ from qa.chain import Pipeline
 from qa.documents import read_document
 from qa.readers import MAX_FILE_BYTES, supported_suffixes
 from qa.errors import CorpusError, DocumentError, QAError, SettingsError
-from qa.backends import BACKENDS, describe
+from qa.backends import describe
 from qa.handoff import HandoffServer
 from qa.ratelimit import RateLimit
+from qa.warm import warm_in_background
 from qa.settings import VERIFY_MODES, Settings
 from qa.sources import answer_markdown, render_sources
 
@@ -291,11 +292,6 @@ def _corpus_tab(settings: Settings, corpus: CorpusActions) -> None:
     drop.click(corpus.remove, [choice], [status, docs, choice], api_name="remove")
 
 
-def _warm(p: Pipeline) -> None:
-    with contextlib.suppress(QAError):  # a broken model is reported on the first question, where it can be shown
-        p.warm()
-
-
 def check_exposure(host: str, settings: Settings, allow_anonymous: bool = False) -> None:
     """Refuse to serve beyond this machine without a login, unless told to: anyone could change the corpus."""
     if allow_anonymous or settings.ui_auth or is_loopback(host):
@@ -323,8 +319,7 @@ def serve(
     # each their place and an estimate; beyond its size a request is told at once that the app is busy.
     demo.queue(default_concurrency_limit=1, max_size=settings.ui_queue_size)
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
-    if BACKENDS[settings.backend].in_process:  # the models load while the page opens, not on the first question
-        threading.Thread(target=_warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()
+    warm_in_background(settings)  # the models load while the page opens, not on the first question
     # `qa ask` in a shell hands its questions to this process (loopback only), so they skip the model start.
     with HandoffServer(settings, functools.partial(ask, settings=settings)):
         demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, head=HEAD, show_error=True)

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,53 @@ def test_cli_answers_2030_from_any_folder_with_the_passage_and_refuses_nvidia(tm
     answer = json.loads(result.stdout)
     assert answer["refused"] is True and answer["citations"] == []
     assert "confidence" in answer and "signals" in answer
+
+
+def test_qa_ask_leaves_a_warm_server_for_the_next_question_when_asked_to(tmp_path, monkeypatch):
+    """QA_KEEP_WARM: the first `qa ask` answers itself and starts a server without the UI; the next one hands
+    its question there (a client that never loads a model), and `qa stop` ends it."""
+    from qa.handoff import read_record
+
+    keep = {"QA_KEEP_WARM": "5"}
+    result = run_cli("ask", "Until when will the core partnership continue?", cwd=tmp_path, **keep)
+    assert result.returncode == 0 and "2030" in result.stdout, result.stderr
+    assert "keeps the model warm" in result.stderr
+    monkeypatch.chdir(tmp_path)  # the settings the CLI had there, to find the server's record
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    settings = Settings.from_env()
+    try:
+        deadline = time.monotonic() + 120
+        while (record := read_record(settings)) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert record is not None
+        env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg-data"), **keep}
+        with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+            second = subprocess.Popen(
+                [sys.executable, "-m", "qa", "ask", "--json", "In which month did Microsoft allow OpenAI to collaborate with Oracle?"],
+                cwd=tmp_path, env=env, stdout=out, stderr=err,
+            )
+            _, status, usage = os.wait4(second.pid, 0)
+        stderr = (tmp_path / "err").read_text()
+        assert os.waitstatus_to_exitcode(status) == 0, stderr
+        answer = json.loads((tmp_path / "out").read_text())
+        assert "June" in answer["text"] and answer["citations"], stderr
+        assert usage.ru_maxrss / 1024 < 400  # the client loaded no model: the server answered
+        assert "keeps the model warm" not in stderr  # one is running: no second server
+        assert run_cli("stop", cwd=tmp_path).returncode == 0
+        deadline = time.monotonic() + 60
+        while _alive(record.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(record.pid) and read_record(settings) is None
+    finally:
+        run_cli("stop", cwd=tmp_path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has stopped
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,16 @@ def test_a_server_that_is_down_is_reported_and_a_dead_one_forgotten(settings):
     assert read_record(settings) is None and not record_path(settings).exists()
 
 
+def test_a_starting_server_removes_the_records_of_killed_ones(settings):
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    folder = record_path(settings).parent
+    folder.mkdir(parents=True)
+    (folder / "killed.json").write_text(json.dumps({"url": "http://127.0.0.1:1", "token": "t", "pid": dead}))
+    (folder / "alive.json").write_text(json.dumps({"url": "http://127.0.0.1:2", "token": "t", "pid": os.getpid()}))
+    with HandoffServer(settings.with_(top_k=7), Asked()):
+        assert sorted(p.name for p in folder.glob("*.json")) == sorted(["alive.json", record_path(settings.with_(top_k=7)).name])
+
+
 def test_a_busy_server_says_so_at_once(settings):
     asked = Asked()
     asked.release.clear()
@@ -131,9 +141,9 @@ def _cli_settings(settings: Settings) -> Settings:
     return Settings.from_env({}, corpus_dir=settings.corpus_dir, index_dir=settings.index_dir, cache_dir=settings.cache_dir)
 
 
-def _cli(settings, *args: str):
+def _cli(settings, *args: str, **env: str):
     flags = ["--corpus-dir", str(settings.corpus_dir), "--index-dir", str(settings.index_dir)]
-    return CliRunner().invoke(app, [*flags, *args], env={"QA_CACHE_DIR": str(settings.cache_dir)})
+    return CliRunner().invoke(app, [*flags, *args], env={"QA_CACHE_DIR": str(settings.cache_dir), **env})
 
 
 def test_the_cli_answers_through_the_server_without_loading_a_model(settings, monkeypatch):
