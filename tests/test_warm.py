@@ -91,6 +91,17 @@ def test_qa_ask_starts_a_warm_server_only_when_asked_to(settings, monkeypatch, k
         assert started[0].keep_warm == 10 and started[0].index_dir == settings.index_dir
 
 
+def test_a_warm_server_that_cannot_start_costs_the_answer_nothing(settings, monkeypatch):
+    def unwritable(settings):
+        raise PermissionError(13, "Permission denied", str(settings.cache_dir))
+
+    monkeypatch.setattr(qa.api, "ask", lambda question, **kw: ANSWER)
+    monkeypatch.setattr(qa.warm, "start_in_background", unwritable)
+    result = _cli(settings, "ask", ANSWER.question, QA_KEEP_WARM="10")
+    assert result.exit_code == 0 and "Until 2030 [1]." in result.output
+    assert "no warm server this time ([Errno 13] Permission denied" in result.output and "Traceback" not in result.output
+
+
 def test_idle_is_for_a_server_without_the_ui(settings):
     result = _cli(settings, "serve", "--idle", "5")
     assert result.exit_code == 2 and "--no-ui" in result.output
