@@ -64,7 +64,8 @@ class MiniLMEmbeddings(Embeddings):
         return self._query_encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        # Each distinct text once: corpora repeat chunks (boilerplate, headers; 11% of the pydoc help texts).
+        # Each distinct text once: documents repeat chunks (boilerplate, disclaimers); 2% of the pydoc
+        # help texts' chunks repeat within the ingest's write batches.
         distinct = list(dict.fromkeys(texts))
         vectors = dict(zip(distinct, self._encode(distinct))) if distinct else {}
         return [vectors[text] for text in texts]
