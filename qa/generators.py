@@ -30,11 +30,12 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 class LlamaEngine:
     """One llama.cpp model and context, shared by every role (answer, judge) that uses the model file.
 
-    A context per role would load the weights once per role (one load is 1.25 GB resident). Each role still keeps its evaluated prompt: leaving a role
-    snapshots the context's tokens and KV state (tens of MB, milliseconds) and the next call of that role
-    restores them, so llama.cpp's prefix matching skips the role's fixed instructions as before. The first
-    time a role runs in a process its prompt comes from disk (qa.prompt_state), when an earlier process
-    saved it. The model is not thread-safe: every call holds the engine's lock.
+    A context per role would load the weights once per role (one load is 1.25 GB resident). Each role still
+    keeps its evaluated prompt: leaving a role snapshots the context's tokens and KV state (tens of MB,
+    milliseconds) and the next call of that role restores them, so llama.cpp's prefix matching skips the
+    role's fixed instructions as before. The first time a role runs in a process its prompt comes from disk
+    (qa.prompt_state), when an earlier process saved it. The model is not thread-safe: every call holds the
+    engine's lock.
     """
 
     def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int | None = None, state_dir: Path | None = None):

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qa.errors import QAError
@@ -40,8 +41,11 @@ def warm_in_background(settings: Settings) -> None:
         threading.Thread(target=warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()
 
 
-def serve(settings: Settings, idle_minutes: float | None = None, on_ready=None) -> None:  # noqa: ANN001 - a callable
-    """Answer `qa ask` warm until stopped, or until no question has come for `idle_minutes`."""
+def serve(
+    settings: Settings, idle_minutes: float | None = None, on_ready: Callable[[HandoffServer], None] | None = None
+) -> None:
+    """Answer `qa ask` warm until stopped, or until no question has come for `idle_minutes`; `on_ready` is
+    told the server once it takes questions."""
     from qa.api import ask
 
     signal.signal(signal.SIGTERM, _leave)  # `qa stop`: leave through the with-block, which removes the record
