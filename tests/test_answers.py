@@ -130,7 +130,9 @@ def test_qa_ask_leaves_a_warm_server_for_the_next_question_when_asked_to(tmp_pat
         assert os.waitstatus_to_exitcode(status) == 0, stderr
         answer = json.loads((tmp_path / "out").read_text())
         assert "June" in answer["text"] and answer["citations"], stderr
-        assert usage.ru_maxrss / 1024 < 400  # the client loaded no model: the server answered
+        # The client loaded no model, the server answered: loading and answering cost several seconds of CPU,
+        # handing over a fraction. (Not its peak memory: a child counts its parent's pages from before exec.)
+        assert usage.ru_utime + usage.ru_stime < 2
         assert "keeps the model warm" not in stderr  # one is running: no second server
         assert run_cli("stop", cwd=tmp_path).returncode == 0
         deadline = time.monotonic() + 60
@@ -146,7 +148,10 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has stopped
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has stopped
+    except FileNotFoundError:  # reaped in between
+        return False
 
 
 @pytest.fixture(scope="module")
