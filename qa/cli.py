@@ -240,6 +240,8 @@ def serve(
     """Start the chat UI (Gradio) on http://HOST:PORT; `qa ask` in a shell then answers through it, warm."""
     try:
         if not ui:
+            if (host, port) != ("127.0.0.1", 7860):
+                raise SettingsError("--host and --port are the UI's: --no-ui answers `qa ask` on this machine only")
             return _serve_without_ui(_settings(ctx), idle)
         if idle is not None:
             raise SettingsError("--idle stops a server without the UI: add --no-ui")

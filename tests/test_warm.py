@@ -102,9 +102,13 @@ def test_a_warm_server_that_cannot_start_costs_the_answer_nothing(settings, monk
     assert "no warm server this time ([Errno 13] Permission denied" in result.output and "Traceback" not in result.output
 
 
-def test_idle_is_for_a_server_without_the_ui(settings):
-    result = _cli(settings, "serve", "--idle", "5")
-    assert result.exit_code == 2 and "--no-ui" in result.output
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(("--idle", "5"), "add --no-ui"), (("--no-ui", "--host", "0.0.0.0"), "on this machine only"), (("--no-ui", "--port", "9000"), "on this machine only")],
+)
+def test_flags_that_do_not_fit_the_server_are_one_line_errors(settings, flags, message):
+    result = _cli(settings, "serve", *flags)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
 def _start(script: str, settings: Settings) -> subprocess.Popen:
