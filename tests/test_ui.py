@@ -81,16 +81,20 @@ def test_browser_chat_stream_sources_followup_and_upload(server, browser):
     page.goto(server["url"], wait_until="domcontentloaded")
     page.locator("#qa-question textarea").wait_for(timeout=60_000)
 
-    # Ask; text appears while the model is still generating (streaming), then the final answer.
+    # Ask; text appears while the model is still generating (streaming), then the final answer. The page
+    # records every text its answer shows: polling from here could miss them while the model holds both cores.
+    page.evaluate(
+        """() => { window.qaSeen = [];
+        new MutationObserver(() => {
+          const bots = document.querySelectorAll('#qa-chat .message.bot');
+          const text = bots.length ? bots[bots.length - 1].innerText : '';
+          if (text && window.qaSeen[window.qaSeen.length - 1] !== text) window.qaSeen.push(text);
+        }).observe(document.querySelector('#qa-chat'), {subtree: true, childList: true, characterData: true}); }"""
+    )
     page.locator("#qa-question textarea").fill("Until when will the core partnership continue?")
     page.locator("#qa-ask").click()
-    bot = page.locator("#qa-chat .message.bot").last
-    bot.wait_for(timeout=120_000)
-    seen = []
-    deadline = time.time() + 180
-    while time.time() < deadline and "✓" not in (seen[-1] if seen else ""):
-        seen.append(bot.inner_text())
-        time.sleep(0.05)
+    page.locator("#qa-chat .message.bot").last.filter(has_text="✓").wait_for(timeout=180_000)
+    seen = page.evaluate("window.qaSeen")
     page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
     assert "2030" in seen[-1] and "✓" in seen[-1]
     drafts = {text for text in seen if text.strip() and "✓" not in text}
