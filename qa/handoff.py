@@ -68,7 +68,10 @@ def record_path(settings: Settings) -> Path:
 
 def read_record(settings: Settings) -> ServerRecord | None:
     """The record of a live server for these settings; a record left by a dead process is removed."""
-    path = record_path(settings)
+    return _live_record(record_path(settings))
+
+
+def _live_record(path: Path) -> ServerRecord | None:
     try:
         record = ServerRecord(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
@@ -82,9 +85,7 @@ def read_record(settings: Settings) -> ServerRecord | None:
 def _forget_dead(folder: Path) -> None:
     """Remove the records of servers that were killed (a record is only removed on a clean stop)."""
     for path in folder.glob("*.json"):
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            if not _alive(ServerRecord(**json.loads(path.read_text())).pid):
-                path.unlink()
+        _live_record(path)
 
 
 def _alive(pid: int) -> bool:
