@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from qa.checker import Checked, Checker
+from qa.checker import Answerability, Checked, Checker, shipped_answerability
 from qa.citations import cited_numbers, is_refusal, resolve, split_sentences
 from qa.domain import Answer, Passage, Sentence
 from qa.errors import BackendError, CorpusError, QAError, QuestionError
@@ -107,11 +107,12 @@ class Pipeline:
         judge: Judge | None = None,
         index: Index | None = None,
         retriever: Retriever | None = None,
+        answerability: Answerability = shipped_answerability,
     ):
         self.settings = settings
         self.chat_model = chat_model
         self.index = index or Index(settings, embeddings)
-        self.checker = Checker(judge or Judge(chat_model, settings.judge_threshold), settings.min_confidence)
+        self.checker = Checker(judge or Judge(chat_model, settings.judge_threshold), settings.min_confidence, answerability)
         self.retriever = retriever or IndexRetriever(self.index, settings)
 
     @classmethod
@@ -182,6 +183,8 @@ class Pipeline:
             yield overview.text
             return overview
         passages = self.retrieve(question, top_k)
+        if verify != "off":
+            passages = self.checker.assess(question, passages)
         clock.lap("retrieve_s")
         if not passages:
             yield REFUSAL

@@ -7,7 +7,8 @@ question, be about the question's own event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from qa.asked import gives_what_was_asked, unmet_constraints
 from qa.citations import best_matching_passage, cited_numbers, recite
@@ -32,20 +33,43 @@ class Checked:
         return confidence(self.signals) if self.signals else 0.0
 
 
-class Checker:
-    """Judges sentences with a Judge and refuses answers below `min_confidence` (with verify="drop")."""
+# (question, passage texts) -> P(each passage states the answer to the question)
+Answerability = Callable[[str, list[str]], list[float]]
 
-    def __init__(self, judge: Judge, min_confidence: float):
+
+def shipped_answerability(question: str, passages: list[str]) -> list[float]:
+    """The packaged answerability model (loaded on first use)."""
+    from qa.answerability import shipped_model
+
+    return shipped_model().scores(question, passages)
+
+
+class Checker:
+    """Judges sentences with a Judge and refuses answers below `min_confidence` (with verify="drop").
+
+    `answerability` scores whether a passage answers the question; each passage is scored once, when the
+    passages are assessed before the draft, and the answer's confidence reads those scores.
+    """
+
+    def __init__(self, judge: Judge, min_confidence: float, answerability: Answerability = shipped_answerability):
         self.judge = judge
         self.min_confidence = min_confidence
+        self.answerability = answerability
 
     @property
     def threshold(self) -> float:
         """A sentence scoring below this is unsupported."""
         return self.judge.threshold
 
+    def assess(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """The passages, each with `answers` (P it states the answer to the question) set."""
+        todo = [p for p in passages if p.answers is None]
+        scores = dict(zip((p.id for p in todo), self.answerability(question, [p.text for p in todo]))) if todo else {}
+        return [p if p.answers is not None else replace(p, answers=scores[p.id]) for p in passages]
+
     def check(self, question: str, sentences: list[str], passages: list[Passage], verify: Verify) -> Checked:
         """Judge every sentence; with "drop", keep the supported ones, or none when the answer does not stand."""
+        passages = self.assess(question, passages)
         checked = [self.sentence(s, passages) for s in sentences]
         kept = [s for s in checked if verify == "mark" or s.support >= self.threshold]
         asked = what_is_asked(question)
@@ -101,6 +125,8 @@ class Checker:
             support=min(s.support for s in sentences if s.support is not None),
             asked=self.judge.answers_question(question, [p.text for p in evidence]),
             unmet=len(unmet_constraints(question, "\n".join(p.text for p in evidence), _titles(evidence))),
+            answers=max(p.answers or 0.0 for p in evidence),
+            best=max(p.answers or 0.0 for p in passages),
         )
 
 

@@ -20,20 +20,20 @@ class Signals:
     support: float  # the lowest judge support among the answer's sentences
     asked: float  # the judge's P(yes): the cited passages state the answer to exactly the question asked
     unmet: int  # names and times of the question that the cited passages (and their titles) do not mention
+    answers: float  # the answerability model's P: the best cited passage states the answer to the question
+    best: float  # the same for the best passage shown, cited or not
 
     def features(self) -> list[float]:
-        return [self.support, self.asked, float(min(self.unmet, 2))]
+        return [self.support, self.asked, float(min(self.unmet, 2)), self.answers, self.best]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-# Intercept, then support, asked, unmet. Fitted by `python -m qa.evaluation.calibrate` on the 78 answers
-# that passed the judge among 60 answerable and 60 unanswerable SQuAD 2.0 training questions of one
-# article (The Legend of Zelda: Twilight Princess; corpus: all ten articles of the shared file). AUC of
-# each signal alone there: asked 0.81, support 0.64, unmet 0.63; combined 0.84 (0.70 in 5-fold CV).
-# The retrieval score was tried too and left out: its AUC was 0.55 and its weight came out negative.
-WEIGHTS = (-2.223, 1.001, 1.716, -1.478)
+FEATURES = ("support", "asked", "unmet", "answers", "best")
+
+# Intercept, then one weight per feature. Fitted by `python -m qa.evaluation.calibrate`: see there.
+WEIGHTS = (-2.223, 1.001, 1.716, -1.478, 0.0, 0.0)
 
 
 def confidence(signals: Signals, weights: tuple[float, ...] = WEIGHTS) -> float:

@@ -25,9 +25,11 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Passage(Chunk):
-    """A chunk returned by retrieval, with its relevance score (cosine similarity, higher is closer)."""
+    """A chunk returned by retrieval, with its relevance score (cosine similarity, higher is closer) and, once
+    assessed, `answers`: P(it states the answer to the question), from the answerability model."""
 
     score: float
+    answers: float | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from qa.confidence import Signals
 from qa.domain import Answer, Citation, Passage, Sentence
 from qa.errors import QAError
 from qa.evaluation.report import render
-from qa.evaluation.squad import calibration, coverage_curve, holds_answer, load_squad, normalize, score, summarize
+from qa.evaluation.confidence_metrics import calibration, coverage_curve
+from qa.evaluation.squad import holds_answer, load_squad, normalize, score, summarize
 
 from conftest import ROOT
 
@@ -90,7 +91,7 @@ def _answer(question: str, text: str, refused: bool, confidence: float, passage:
     dropped = [Sentence("It opened in 1932 [1].", (1,), 1.0)] if refused else []
     return Answer(
         question, text, [] if refused else [Citation.from_passage(1, passage)], [passage], refused,
-        {"total_s": 2.0}, sentences, dropped, confidence, Signals(1.0, confidence, 0),
+        {"total_s": 2.0}, sentences, dropped, confidence, Signals(1.0, confidence, 0, confidence, confidence),
     )
 
 
@@ -114,10 +115,12 @@ def test_scores_summary_calibration_and_coverage(tiny):
     assert calibration(results)["ece"] == pytest.approx((0.1 + 0.2 + 0.6) / 3)
     curve = {round(c["threshold"], 2): c for c in coverage_curve(results)}
     assert curve[0.0]["coverage"] == 1.0 and curve[0.7]["coverage"] == pytest.approx(1 / 3) and curve[0.7]["accuracy"] == 1.0
+    assert curve[0.0]["risk"] == pytest.approx(2 / 3) and curve[0.7]["risk"] == 0.0 and curve[1.0]["risk"] == 0.0
+    assert summary["confidence_auc"] == 1.0 and summary["right_confidence_p50"] == 0.9  # the right answer outranks both wrong ones
     report = {"run": {"timestamp": "t", "mode": "squad2"}, "summary": summary, "calibration": calibration(results),
               "coverage": coverage_curve(results), "results": [r.__dict__ for r in results]}
     page = render(report)
-    assert "Calibration" in page and "Coverage and accuracy" in page and "<td>answerable_correct</td>" in page
+    assert "Calibration" in page and "Risk and coverage" in page and "<td>answerable_correct</td>" in page
 
 
 @pytest.mark.slow  # SQuAD 2.0 questions asked of the real models
@@ -127,7 +130,7 @@ def test_the_squad_mode_runs_end_to_end_on_the_real_models(tmp_path):
     env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "unused-index")}
     result = subprocess.run(
         [sys.executable, "-m", "qa", "eval", "--squad2", str(SQUAD2), "--squad2-n", "10", "--compare", "naive",
-         "--squad2-articles", "Spectre_(2015_film)", "--eval-dir", str(tmp_path)],
+         "--squad2-articles", "The_Legend_of_Zelda:_Twilight_Princess", "--eval-dir", str(tmp_path)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -30,6 +30,8 @@ class Scored:
     metrics: dict[str, float | None]
     latency_s: float
     confidence: float | None = None  # the answer's; with QA_MIN_CONFIDENCE=0 a run shows every threshold's effect
+    signals: dict | None = None  # what the confidence came from (qa.confidence.Signals)
+    draft_correct: bool = False  # the draft, before any refusal, answers an answerable question with its facts
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,6 +99,8 @@ def score_question(q: EvalQuestion, answer: Answer, judge: Judge, documents: dic
         q.id, q.type, q.question, answer.text, answer.refused,
         [{"number": c.number, "source": c.source, "start": c.start, "end": c.end, "text": c.text} for c in answer.citations],
         sentences, dropped, metrics, answer.timings.get("total_s", 0.0), answer.confidence,
+        answer.signals.to_dict() if answer.signals else None,
+        q.answerable and contains_facts(q, answer.text if not answer.refused else " ".join(s.text for s in answer.dropped)),
     )
 
 

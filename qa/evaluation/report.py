@@ -126,19 +126,28 @@ def _squad_table(results: list[dict]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _squad_sections(report: dict) -> str:
+def _confidence_sections(report: dict) -> str:
+    """Calibration and risk against coverage, when the run measured confidence."""
+    if "calibration" not in report:
+        return ""
     reliability = [(b["confidence"], b["accuracy"]) for b in report["calibration"]["bins"]]
-    coverage = [(c["coverage"], c["accuracy"]) for c in report["coverage"]]
-    baseline = ""
-    if "baseline" in report:
-        baseline = "<h2>Naive baseline, per question</h2>" + _squad_table(report["baseline"]["results"])
+    risk = [(c["coverage"], c.get("risk", 1.0 - c["accuracy"])) for c in report["coverage"]]
     return (
         f"<h2>Calibration</h2><p>Expected calibration error {report['calibration']['ece']:.3f}: each point is a bin of answers"
         " by confidence; on the diagonal, confidence equals the share that is right.</p>"
         + _xy_plot({"ours": reliability}, "confidence", "share right", diagonal=True)
-        + "<h2>Coverage and accuracy</h2><p>Answering only at confidence ≥ t, for t from 0 to 1: the share of questions"
-        " answered against the share of those answers that are right.</p>"
-        + _xy_plot({"ours": coverage}, "coverage", "accuracy")
+        + "<h2>Risk and coverage</h2><p>Answering only at confidence ≥ t, for t from 0 to 1: the share of questions"
+        " answered against the share of those answers that are wrong.</p>"
+        + _xy_plot({"ours": risk}, "coverage", "risk")
+    )
+
+
+def _squad_sections(report: dict) -> str:
+    baseline = ""
+    if "baseline" in report:
+        baseline = "<h2>Naive baseline, per question</h2>" + _squad_table(report["baseline"]["results"])
+    return (
+        _confidence_sections(report)
         + f"<h2>Latency</h2>{_histogram([r['latency_s'] for r in report['results']])}"
         + f"<h2>Per question</h2>{_squad_table(report['results'])}{baseline}"
     )
@@ -149,7 +158,8 @@ def _article_sections(report: dict) -> str:
     if "baseline" in report:
         baseline = "<h2>Naive baseline, per question</h2>" + _table(report["baseline"]["results"])
     return (
-        f"<h2>Latency</h2>{_histogram([r['latency_s'] for r in report['results']])}"
+        _confidence_sections(report)
+        + f"<h2>Latency</h2>{_histogram([r['latency_s'] for r in report['results']])}"
         f"<h2>Per question</h2>{_table(report['results'])}{baseline}"
     )
 
@@ -160,7 +170,7 @@ def render(report: dict) -> str:
         summaries["naive"] = report["baseline"]["summary"]
     failed = report.get("failed_thresholds", [])
     status = "all thresholds met" if not failed else "below threshold: " + ", ".join(failed)
-    squad = report["run"].get("mode") == "squad2"
+    squad = report["run"].get("mode") in ("squad2", "calibration")
     details = _squad_sections(report) if squad else _article_sections(report)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>qa eval {report['run']['timestamp']}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse;font-size:13px}}

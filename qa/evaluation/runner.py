@@ -7,6 +7,7 @@ import platform
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,8 @@ from qa.evaluation.baseline import NaivePipeline
 from qa.evaluation.data import HALUEVAL, load_halueval, load_judge_pairs, load_questions
 from qa.evaluation.metrics import judge_balanced_accuracy, score_question, summarize
 from qa.evaluation.report import render
-from qa.evaluation.squad import calibration, coverage_curve, load_squad, write_corpus
+from qa.evaluation.confidence_metrics import calibration, confidence_auc, coverage_curve, right_confidence_p50
+from qa.evaluation.squad import SquadQuestion, load_squad, write_corpus
 from qa.evaluation.squad import score as squad_score
 from qa.evaluation.squad import summarize as squad_summary
 from qa.backends import describe
@@ -92,7 +94,9 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
                     p.judge, pairs, progress=lambda t=task: bar.advance(t)
                 )
     report["run"]["seconds"] = round(time.perf_counter() - started, 1)
+    summary.update(ece=calibration(results)["ece"], confidence_auc=confidence_auc(results), right_confidence_p50=right_confidence_p50(results))
     report["summary"] = summary
+    report["calibration"], report["coverage"] = calibration(results), coverage_curve(results)
     report["results"] = [r.to_dict() for r in results]
     report["failed_thresholds"] = [
         name
@@ -154,11 +158,13 @@ def run_squad(
     compare_naive: bool = True,
     seed: int = 13,
     console: Console | None = None,
+    keep: Callable[[SquadQuestion], bool] | None = None,
 ) -> dict:
-    """Ask a seeded sample of a SQuAD 2.0 file over a corpus of all its articles, in a temporary folder."""
+    """Ask a seeded sample of a SQuAD 2.0 file (of the questions `keep` accepts) over a corpus of all its
+    articles, in a temporary folder."""
     console = console or Console(stderr=True)
     squad = load_squad(path)
-    questions = squad.sample(n, articles, seed)
+    questions = squad.sample(n, articles, seed, keep)
     runs: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="qa-squad2-") as tmp:
         settings = settings.with_(corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index", chroma_url=None)

@@ -11,11 +11,13 @@ import json
 import random
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.domain import Answer
 from qa.errors import QAError
+from qa.evaluation.confidence_metrics import calibration, confidence_auc, right_confidence_p50
 from qa.evaluation.metrics import percentile
 
 
@@ -48,12 +50,15 @@ class SquadSet:
     def articles(self) -> list[str]:
         return list(dict.fromkeys(q.article for q in self.questions))
 
-    def sample(self, n: int, articles: list[str] | None = None, seed: int = 13) -> list[SquadQuestion]:
-        """Up to `n` answerable and `n` unanswerable questions from `articles` (default: all), seeded."""
+    def sample(
+        self, n: int, articles: list[str] | None = None, seed: int = 13, keep: Callable[[SquadQuestion], bool] | None = None
+    ) -> list[SquadQuestion]:
+        """Up to `n` answerable and `n` unanswerable questions from `articles` (default: all) that `keep`
+        accepts (default: all), seeded."""
         unknown = sorted(set(articles or ()) - set(self.articles))
         if unknown:
             raise QAError(f"no article {', '.join(map(repr, unknown))} in the SQuAD file; it has {', '.join(self.articles)}")
-        pool = [q for q in self.questions if not articles or q.article in articles]
+        pool = [q for q in self.questions if (not articles or q.article in articles) and (keep is None or keep(q))]
         rng = random.Random(seed)
         picked = []
         for answerable in (True, False):
@@ -148,36 +153,6 @@ def score(q: SquadQuestion, answer: Answer) -> SquadResult:
     )
 
 
-def calibration(results: list[SquadResult], bins: int = 10) -> dict:
-    """Expected calibration error of `confidence` against "this answer is right", with the reliability bins.
-
-    Every question with a confidence counts; its label is whether the drafted answer holds a gold answer
-    (an answer to an unanswerable question is never right), so refusals at the threshold count too.
-    """
-    rows = [(r.confidence, r.draft_correct) for r in results if r.confidence is not None]
-    table = []
-    for b in range(bins):
-        low, high = b / bins, (b + 1) / bins
-        members = [(c, ok) for c, ok in rows if low <= c < high or (b == bins - 1 and c == 1.0)]
-        if members:
-            table.append(
-                {"low": low, "high": high, "n": len(members), "confidence": _mean([c for c, _ in members]), "accuracy": _mean([ok for _, ok in members])}
-            )
-    ece = sum(row["n"] * abs(row["confidence"] - row["accuracy"]) for row in table) / len(rows) if rows else 0.0
-    return {"ece": ece, "bins": table}
-
-
-def coverage_curve(results: list[SquadResult], steps: int = 20) -> list[dict]:
-    """Answering only at confidence >= t: the share of questions answered and the share of those right."""
-    rows = [(r.confidence, r.draft_correct) for r in results if r.confidence is not None]
-    curve = []
-    for i in range(steps + 1):
-        t = i / steps
-        answered = [ok for c, ok in rows if c >= t]
-        curve.append({"threshold": t, "coverage": len(answered) / len(results) if results else 0.0, "accuracy": _mean(answered)})
-    return curve
-
-
 def summarize(results: list[SquadResult]) -> dict:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
@@ -196,6 +171,8 @@ def summarize(results: list[SquadResult]) -> dict:
     }
     if any(r.confidence is not None for r in results):
         summary["ece"] = calibration(results)["ece"]
+        summary["confidence_auc"] = confidence_auc(results)
+        summary["right_confidence_p50"] = right_confidence_p50(results)
     return summary
 
 
