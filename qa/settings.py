@@ -89,12 +89,12 @@ class Settings:
     # decide. 0.5 errs toward refusing: it refuses every unanswerable eval question (0.4 let "OpenAI released
     # the latest AI model" through at 0.47) and drops two true sentences at 0.41.
     judge_threshold: float = setting(0.5, low=0.0, high=1.0, help="a sentence the judge scores below this is unsupported")
-    # On the SQuAD 2.0 tuning article 0.4 gave the best overall accuracy (0.675 against 0.55 ungated), but on
-    # the seed article's eval it refused true answers whose question names a condition the cited passage
-    # leaves out (confidence 0.15) and false refusals rose to 0.16. 0.1 keeps the article's answers and
-    # still refuses the clearest near misses.
+    # Chosen on the risk-coverage curves of the confidence's own fit (held-out SQuAD develop questions and the
+    # article eval, every draft kept): 0.35 refuses no right answer about the article that 0.1 kept, and refuses
+    # 23 of 40 SQuAD near-miss questions against 19 at 0.1; 0.5 would refuse 25 of them at the cost of two
+    # right answers about the article (false refusals 0.02 -> 0.06).
     min_confidence: float = setting(
-        0.1, low=0.0, high=1.0, help="with `drop`, refuse an answer whose confidence (calibrated P(right)) is below this"
+        0.35, low=0.0, high=1.0, help="with `drop`, refuse an answer whose confidence (calibrated P(right)) is below this"
     )
 
     backend: str = setting("local", help="which generator: `local` (llama.cpp), `openai` (any OpenAI-compatible server), `azure`")

@@ -9,9 +9,13 @@ from qa.prompts import REFUSAL
 from conftest import ScriptedJudge, says, yes
 
 
-def make_pipeline(settings, embeddings, answer: str, states: float = 1.0, asked: float = 1.0) -> Pipeline:
-    """The answer role says `answer`; the judge's model says P(yes) = `states` to claims, `asked` to the question."""
-    return Pipeline(settings, embeddings, says(answer), judge=ScriptedJudge(yes(states), yes(asked)))
+def make_pipeline(settings, embeddings, answer: str, states: float = 1.0, asked: float = 1.0, answers: float = 1.0) -> Pipeline:
+    """The answer role says `answer`; the judge's model says P(yes) = `states` to claims, `asked` to the question;
+    the answerability model gives every passage `answers`."""
+    return Pipeline(
+        settings, embeddings, says(answer), judge=ScriptedJudge(yes(states), yes(asked)),
+        answerability=lambda question, texts: [answers] * len(texts),
+    )
 
 
 def test_a_cited_answer_carries_the_passage_and_its_span(settings, embeddings, corpus):
@@ -129,15 +133,18 @@ def test_a_when_question_answered_without_a_time_is_refused(settings, embeddings
 
 
 def test_a_supported_answer_to_another_question_is_refused_below_the_confidence_threshold(settings, embeddings):
-    # The sentence copies its passage (supported), but the judge says the passage does not answer this question.
+    # The sentence copies its passage (supported), but the judge and the answerability model both say the
+    # passage does not answer this question.
     strict = settings.with_(min_confidence=0.4)
-    p = make_pipeline(strict, embeddings, "The core partnership will continue until 2030 [1].", asked=0.0)
+    p = make_pipeline(strict, embeddings, "The core partnership will continue until 2030 [1].", asked=0.0, answers=0.0)
     answer = p.ask("Until when will the core partnership continue?")
     assert answer.refused and answer.confidence < p.settings.min_confidence
     assert answer.signals.support == 1.0 and answer.signals.asked == 0.0
     assert [s.text for s in answer.dropped] == ["The core partnership will continue until 2030 [1]."]
 
-    lenient = make_pipeline(settings.with_(min_confidence=0.0), embeddings, "The core partnership will continue until 2030 [1].", asked=0.0)
+    lenient = make_pipeline(
+        settings.with_(min_confidence=0.0), embeddings, "The core partnership will continue until 2030 [1].", asked=0.0, answers=0.0
+    )
     assert not lenient.ask("Until when will the core partnership continue?").refused
 
 

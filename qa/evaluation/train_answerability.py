@@ -16,6 +16,7 @@ import json
 import os
 import random
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -108,11 +109,13 @@ def export(model, tokenizer, target: Path) -> None:  # noqa: ANN001
     sample = tokenizer(["a question"], ["a passage"], return_tensors="pt")
     float_path = target.with_suffix(".float.onnx")
     axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(
-        Probability(model), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(float_path),
-        input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["probability"],
-        dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes}, opset_version=17, dynamo=False,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's notices are not for our users
+        torch.onnx.export(
+            Probability(model), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(float_path),
+            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["probability"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes}, opset_version=17, dynamo=False,
+        )
     quantize_dynamic(str(float_path), str(target), weight_type=QuantType.QInt8)
     float_path.unlink()
 
