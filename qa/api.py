@@ -101,6 +101,7 @@ def info(settings: Settings | None = None) -> dict:
         "chunks": store.count(),
         "documents": store.documents(),
         "embeddings": "all-MiniLM-L6-v2 (packaged)",
+        "answerability": "all-MiniLM-L6-v2 cross-encoder fine-tuned on SQuAD 2.0, int8 ONNX (packaged)",
         "generator": describe(s),
         "top_k": s.top_k,
     }

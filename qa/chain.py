@@ -158,6 +158,7 @@ class Pipeline:
         with self._backend_errors():
             self.chat_model.invoke(answer_messages("When did the harbour open?", [passage]))
             self.judge.answers_question("When did the harbour open?", [passage.text])
+            self.checker.assess("When did the harbour open?", [passage])
 
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
         return self.retriever.retrieve(question, top_k)
