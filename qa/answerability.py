@@ -33,7 +33,8 @@ class AnswerabilityModel:
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         # The fine-tuned model keeps MiniLM's vocabulary: the packaged tokenizer is its tokenizer.
         self._tokenizer = Tokenizer.from_file(str(embedding_model_path() / "tokenizer.json"))
-        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        # A long question (up to 2,000 characters) is cut too, rather than failing: the longer of the two loses tokens.
+        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
         self._tokenizer.no_padding()
 
     def scores(self, question: str, passages: list[str]) -> list[float]:

@@ -28,6 +28,11 @@ def test_the_shipped_model_is_small_and_says_which_passage_answers():
     assert shipped_model().scores("When did the Old Bridge open?", []) == []
 
 
+def test_a_question_longer_than_the_model_reads_is_cut_not_failed():
+    long_question = "When did the Old Bridge open to traffic? " * 80  # ~640 tokens, within the 2,000-character limit
+    assert 0.0 <= shipped_model().score(long_question[:2000], BRIDGE) <= 1.0
+
+
 def test_scores_are_the_same_alone_and_in_a_batch():
     model = AnswerabilityModel()
     together = model.scores("How many lanes does the bridge carry?", [BRIDGE, LANES])

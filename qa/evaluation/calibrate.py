@@ -1,7 +1,8 @@
 """Fit the confidence model's weights on labelled answers: `python -m qa.evaluation.calibrate REPORT.json ...`.
 
-Each report is the JSON of a `qa eval --squad2` run (made with QA_MIN_CONFIDENCE=0, so every draft is kept
-and labelled): its answers' signals are the features, "the drafted answer holds a gold answer" the label.
+Each report is the JSON of a `qa eval` run, SQuAD or article (made with QA_MIN_CONFIDENCE=0, so every draft is
+kept and labelled): its answers' signals are the features, "the drafted answer is right" the label; `--collect N`
+first makes such a SQuAD run on held-out develop questions.
 Prints the weights to put in qa/confidence.py, with the fit's AUC and calibration error on the same data;
 report figures come from runs on other articles.
 """

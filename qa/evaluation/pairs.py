@@ -17,9 +17,13 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qa.domain import Passage
+from qa.domain import Chunk, Passage
 from qa.evaluation.squad import SquadSet, holds_answer, load_squad, write_corpus
 from qa.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SPLIT = ROOT / "eval" / "squad_split.json"
+DEFAULT_SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad2" / "train-v2.0-first10.json"
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,14 @@ def gold_spans(path: Path) -> dict[str, list[tuple[int, int]]]:
     return spans
 
 
+def holds_span(piece: Chunk, spans: list[tuple[int, int]]) -> bool:
+    """Whether a chunk or passage holds one of the spans whole."""
+    return any(piece.start <= s and e <= piece.end for s, e in spans)
+
+
 def label(passage: Passage, spans: list[tuple[int, int]], answers: tuple[str, ...]) -> int | None:
     """1 when the passage holds a gold span, 0 when it holds no gold answer at all, None when in doubt."""
-    if any(passage.start <= s and e <= passage.end for s, e in spans):
+    if holds_span(passage, spans):
         return 1
     if answers and holds_answer(passage.text, answers):
         return None
@@ -76,7 +85,7 @@ def make_pairs(path: Path, articles: list[str], settings: Settings, top_k: int =
         numbers = paragraph_numbers(squad)
         for q in (q for q in squad.questions if q.article in articles):
             found = retriever.retrieve(q.question)
-            gold = [c for c in chunks[q.source] if any(c.start <= s and e <= c.end for s, e in spans[q.id])]
+            gold = [c for c in chunks[q.source] if holds_span(c, spans[q.id])]
             missed = [c for c in gold if c.id not in {p.id for p in found}]
             candidates = [(rank, p) for rank, p in enumerate(found)] + [(-1, _as_passage(c)) for c in missed]
             for rank, passage in candidates:
@@ -95,13 +104,8 @@ def paragraph_numbers(squad: SquadSet) -> dict[str, int]:
     return {q.id: starts[q.article].index(q.start) for q in squad.questions}
 
 
-def _as_passage(chunk) -> Passage:  # noqa: ANN001 - an index Chunk
+def _as_passage(chunk: Chunk) -> Passage:
     return Passage(chunk.id, chunk.text, chunk.source, chunk.title, chunk.start, chunk.end, score=0.0)
-
-
-ROOT = Path(__file__).resolve().parents[2]
-SPLIT = ROOT / "eval" / "squad_split.json"
-DEFAULT_SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad2" / "train-v2.0-first10.json"
 
 
 def develop_articles() -> list[str]:

@@ -142,25 +142,14 @@ def _confidence_sections(report: dict) -> str:
     )
 
 
-def _squad_sections(report: dict) -> str:
+def _details(report: dict, table) -> str:  # noqa: ANN001 - the per-question table of the run's kind
     baseline = ""
     if "baseline" in report:
-        baseline = "<h2>Naive baseline, per question</h2>" + _squad_table(report["baseline"]["results"])
+        baseline = "<h2>Naive baseline, per question</h2>" + table(report["baseline"]["results"])
     return (
         _confidence_sections(report)
         + f"<h2>Latency</h2>{_histogram([r['latency_s'] for r in report['results']])}"
-        + f"<h2>Per question</h2>{_squad_table(report['results'])}{baseline}"
-    )
-
-
-def _article_sections(report: dict) -> str:
-    baseline = ""
-    if "baseline" in report:
-        baseline = "<h2>Naive baseline, per question</h2>" + _table(report["baseline"]["results"])
-    return (
-        _confidence_sections(report)
-        + f"<h2>Latency</h2>{_histogram([r['latency_s'] for r in report['results']])}"
-        f"<h2>Per question</h2>{_table(report['results'])}{baseline}"
+        + f"<h2>Per question</h2>{table(report['results'])}{baseline}"
     )
 
 
@@ -171,7 +160,7 @@ def render(report: dict) -> str:
     failed = report.get("failed_thresholds", [])
     status = "all thresholds met" if not failed else "below threshold: " + ", ".join(failed)
     squad = report["run"].get("mode") in ("squad2", "calibration")
-    details = _squad_sections(report) if squad else _article_sections(report)
+    details = _details(report, _squad_table if squad else _table)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>qa eval {report['run']['timestamp']}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ddd;padding:4px;vertical-align:top}}th{{background:#f3f4f6}}.bad{{color:#dc2626}}.ok{{color:#16a34a}}

@@ -94,9 +94,9 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
                     p.judge, pairs, progress=lambda t=task: bar.advance(t)
                 )
     report["run"]["seconds"] = round(time.perf_counter() - started, 1)
-    summary.update(ece=calibration(results)["ece"], confidence_auc=confidence_auc(results), right_confidence_p50=right_confidence_p50(results))
-    report["summary"] = summary
     report["calibration"], report["coverage"] = calibration(results), coverage_curve(results)
+    summary.update(ece=report["calibration"]["ece"], confidence_auc=confidence_auc(results), right_confidence_p50=right_confidence_p50(results))
+    report["summary"] = summary
     report["results"] = [r.to_dict() for r in results]
     report["failed_thresholds"] = [
         name

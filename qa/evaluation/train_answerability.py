@@ -76,7 +76,7 @@ def train(pairs: list[Pair], epochs: int, seed: int, log=print):  # noqa: ANN001
             batch = [pairs[i] for i in order[at : at + batch_size]]
             inputs = tokenizer(
                 [p.question for p in batch], [p.passage for p in batch],
-                truncation="only_second", max_length=MAX_TOKENS, padding=True, return_tensors="pt",
+                truncation="longest_first", max_length=MAX_TOKENS, padding=True, return_tensors="pt",
             )
             logits = model(**inputs).logits.squeeze(-1)
             loss = loss_fn(logits, torch.tensor([float(p.label) for p in batch]))
