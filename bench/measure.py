@@ -159,55 +159,74 @@ def pdf_ingest_throughput(embeddings, pages: int = 300) -> dict:
 
 
 def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int = 100) -> dict:
-    """Query latency of the hybrid retriever over collections of N chunks.
+    """Query latency of the fused retriever (dense and BM25) over indexes of N chunks, with their size.
 
-    Real pydoc chunks are embedded once; larger collections repeat them with a little noise on the
-    vectors, which gives the HNSW index N distinct points at the cost of N embeddings' worth of time.
+    The corpus is synthetic, written straight through the index (vectors and words, as an ingest writes
+    them) without the embedding model: each chunk's text is 60 words drawn from one of the pydoc help
+    texts' chunks, its vector that chunk's embedding with a little noise, which gives the HNSW index N
+    distinct points. The questions are real chunks' first sentences, embedded as a user's would be.
     """
     import pydoc_data.topics
 
     import numpy as np
-    from langchain_chroma import Chroma
 
     from qa.documents import Document, chunk_document
-    from qa.index import chroma_client
-    from qa.retrieval import PassageRetriever
+    from qa.domain import Chunk
+    from qa.index import Index, Version, Write
+    from qa.retrieval import IndexRetriever
     from qa.settings import Settings
 
     chunks = [c for name, text in pydoc_data.topics.topics.items() for c in chunk_document(Document(name, name, text), 320)]
     base = np.array(embeddings.embed_documents([c.text for c in chunks]), dtype=np.float32)
+    words = [c.text.split() for c in chunks]
     rng = np.random.default_rng(7)
     # Each size gets fresh questions, so the query-embedding cache never serves a timed query.
     sample = random.Random(7).sample(chunks, queries * len(sizes))
     question_sets = [[c.text.split(".")[0][:120] for c in sample[i * queries : (i + 1) * queries]] for i in range(len(sizes))]
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(index_dir=Path(tmp))
-        client = chroma_client(settings)
-        for n, questions in zip(sizes, question_sets):
-            name = f"bench-{n}"
-            collection = client.create_collection(name, configuration={"hnsw": {"space": "cosine"}})
+    for n, questions in zip(sizes, question_sets):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(index_dir=Path(tmp), collection=f"bench-{n}", chroma_url=None)
+            index = Index(settings, embeddings)
+            started = time.perf_counter()
+            per_document = 1000  # chunks per synthetic document: one version record each
             for lo in range(0, n, 5000):
                 ids = list(range(lo, min(n, lo + 5000)))
-                vectors = base[[i % len(base) for i in ids]] + rng.normal(0, 0.01, (len(ids), base.shape[1])).astype(np.float32)
-                collection.add(
-                    ids=[str(i) for i in ids],
-                    embeddings=vectors,
-                    documents=[chunks[i % len(chunks)].text for i in ids],
-                    metadatas=[{"source": "pydoc", "title": "pydoc", "start": 0, "end": 1} for _ in ids],
-                )
-            store = Chroma(collection_name=name, embedding_function=embeddings, client=client)
-            retriever = PassageRetriever(store=store, k=4, min_score=0.25)
+                write = Write()
+                for doc_lo in range(lo, ids[-1] + 1, per_document):
+                    doc_ids = [i for i in ids if doc_lo <= i < doc_lo + per_document]
+                    source = f"synthetic-{doc_lo // per_document}.txt"
+                    version = Version("synthetic", "bench", min(per_document, n - doc_lo), source)
+                    write.add([Chunk(f"{n}-{i}", _drawn(words[i % len(words)], rng), source, source, 0, 1) for i in doc_ids], version)
+                    if doc_ids[-1] == min(n, doc_lo + per_document) - 1:
+                        write.finish(source, version, set(), record=True)
+                noise = rng.normal(0, 0.01, (len(ids), base.shape[1])).astype(np.float32)
+                index.write(write, (base[[i % len(base) for i in ids]] + noise).tolist())
+            build_s = time.perf_counter() - started
+            retriever = IndexRetriever(index, settings)
             for q in questions[:5]:
-                retriever.invoke(q)  # warm the query path; these are not timed
+                retriever.retrieve(q)  # warm the query path; these are not timed
             latencies = []
             for q in questions[5:]:
                 t = time.perf_counter()
-                retriever.invoke(q)
+                retriever.retrieve(q)
                 latencies.append(time.perf_counter() - t)
             out[f"retrieval_{n}_p50_ms"] = percentile(latencies, 0.5) * 1000
             out[f"retrieval_{n}_p95_ms"] = percentile(latencies, 0.95) * 1000
+            out[f"retrieval_{n}_index_mb"] = _folder_mb(Path(tmp))
+            out[f"retrieval_{n}_lexical_mb"] = _folder_mb(index.lexical.folder)
+            out[f"retrieval_{n}_build_s"] = build_s
+            out[f"retrieval_{n}_peak_mb"] = peak_memory_mb()
     return out
+
+
+def _drawn(words: list[str], rng) -> str:  # noqa: ANN001 - a numpy Generator
+    """Sixty words drawn from a chunk's own: text whose words agree with the chunk's vector."""
+    return " ".join(words[i] for i in rng.integers(0, len(words), 60)) if words else "empty"
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
 
 
 BROAD = ("overview", "main_points")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from qa.backends import describe
@@ -11,7 +11,7 @@ from qa.chain import AnswerStream, History, Pipeline, clean_question
 from qa.domain import Answer
 from qa.embeddings import default_embeddings
 from qa.index import Index, set_aside
-from qa.ingestion import IngestReport
+from qa.ingestion import IngestProgress, IngestReport
 from qa.settings import Settings, Verify
 
 _indexes: dict[Settings, Index] = {}
@@ -72,11 +72,16 @@ def ask_stream(
 
 
 def ingest(
-    paths: Iterable[Path | str] | None = None, *, rebuild: bool = False, settings: Settings | None = None
+    paths: Iterable[Path | str] | None = None,
+    *,
+    rebuild: bool = False,
+    settings: Settings | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestReport:
     """Bring the index in step with files and directories (default: the corpus directory).
 
-    `rebuild` first moves the local index aside (a damaged one, say) and builds a new one.
+    `rebuild` first moves the local index aside (a damaged one, say) and builds a new one; `progress`
+    is called as files are read and chunks embedded.
     """
     settings = settings or Settings.from_env()
     previous = None
@@ -85,7 +90,7 @@ def ingest(
             _pipelines.pop(settings, None)
             _indexes.pop(settings, None)
         previous = set_aside(settings)
-    report = index(settings).ingest([Path(x) for x in paths] if paths else [settings.corpus_dir])
+    report = index(settings).ingest([Path(x) for x in paths] if paths else [settings.corpus_dir], progress)
     report.set_aside = previous
     return report
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 import qa
 from qa.domain import Answer
 from qa.errors import QAError, SettingsError
 from qa.settings import Settings, flag_help
+
+if TYPE_CHECKING:
+    from qa.ingestion import IngestProgress  # the index's libraries load only when a command needs them
 
 app = typer.Typer(help="Answers from your documents, each claim tied to the passage that supports it.", no_args_is_help=True)
 out = Console()
@@ -46,10 +53,12 @@ def main(
 
 
 class _Notes(logging.Handler):
-    """What qa does on its own (building an empty index before answering), said on stderr, dimmed."""
+    """What qa does on its own before a first answer (assembling the model, building an empty index), said on
+    stderr, dimmed, when it is a terminal: a script reading the output gets the answer alone. Warnings always."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(escape(record.getMessage()), style="dim", highlight=False)
+        if err.is_terminal or record.levelno >= logging.WARNING:
+            err.print(escape(record.getMessage()), style="dim", highlight=False)
 
 
 def _fail(error: Exception) -> None:
@@ -135,7 +144,8 @@ def ingest(
 ) -> None:
     """Add, update and remove documents in the index; unchanged files cost nothing."""
     try:
-        report = qa.ingest(paths, rebuild=rebuild, settings=_settings(ctx))
+        with _ingest_progress() as progress:
+            report = qa.ingest(paths, rebuild=rebuild, settings=_settings(ctx), progress=progress)
     except QAError as e:
         _fail(e)
     if report.set_aside:
@@ -150,6 +160,33 @@ def ingest(
     out.print(f"{report.chunks_written} chunks written")
     if report.failed:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _ingest_progress() -> Iterator[Callable[[IngestProgress], None] | None]:
+    """A progress bar on stderr (files, chunks, rate, time left) when it is a terminal; nothing otherwise."""
+    if not err.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[files]} · {task.fields[chunks]} chunks · {task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("indexing", total=1.0, files="", chunks=0, rate="")
+        started = time.monotonic()
+
+        def show(step: IngestProgress) -> None:
+            rate = step.chunks / max(time.monotonic() - started, 1e-3)
+            bar.update(
+                task, completed=step.done, description=escape(step.file or "indexing")[-40:],
+                files=f"{step.files}/{step.files_total} files", chunks=step.chunks, rate=f"{rate:.0f} chunks/s",
+            )
+
+        yield show
 
 
 @app.command()

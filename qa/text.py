@@ -10,7 +10,7 @@ import base64
 import re
 import unicodedata
 
-_STOP = frozenset(
+STOP_WORDS = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was were will with "
     "which who what when where why how does do did can could would should not no yes".split()
 )
@@ -25,7 +25,7 @@ def without_markers(text: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Lower-cased words minus stop words and `[n]` markers, cut to five letters so "invest" meets "investor"."""
-    return [w[:5] for w in re.findall(r"[a-z0-9$]+", MARKER.sub("", text).lower()) if w not in _STOP]
+    return [w[:5] for w in re.findall(r"[a-z0-9$]+", MARKER.sub("", text).lower()) if w not in STOP_WORDS]
 
 
 def normalized(text: str) -> str:
@@ -65,8 +65,8 @@ _NOT_NAMES = {
 }
 
 
-def names(text: str, as_written: bool = False) -> list[str]:
-    """Proper names, as the lower-cased words a text about them must contain (or as written).
+def names(text: str) -> list[str]:
+    """Proper names, as the lower-cased words a text about them must contain.
 
     A hyphenated name counts as its parts: "Microsoft-OpenAI" is named by a passage that names
     Microsoft and OpenAI. A possessive 's is dropped.
@@ -75,13 +75,8 @@ def names(text: str, as_written: bool = False) -> list[str]:
     for name in _NAME.findall(MARKER.sub("", text)):
         for part in re.sub(r"'s$", "", name).split("-"):
             if part and part.lower() not in _NOT_NAMES and part[0].isupper():
-                found.append(part if as_written else part.lower())
+                found.append(part.lower())
     return list(dict.fromkeys(found))
-
-
-def exact_terms(question: str) -> list[str]:
-    """The words of a question worth looking up letter for letter: its names and numbers, as written."""
-    return list(dict.fromkeys([*names(question, as_written=True), *_NUMBER.findall(MARKER.sub("", question))]))
 
 
 def mentions(text: str, word: str) -> bool:
@@ -220,15 +215,13 @@ def requested_count(question: str) -> int | None:
 # A question asking for a reason: its answer is rarely in the passage that restates it.
 ASKS_WHY = re.compile(r"^\s*why\b|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+)?(?:reasons?|causes?)\b|\bfor what reason\b", re.I)
 # Words that give a reason. A "why" answer without one restates its question ("Why is the partnership
-# changing? -- The partnership is undergoing a shift."); retrieval weighs them for "why" questions, since the
-# passage giving the reason rarely repeats the question's words ("This shift stems from a shortage ...").
+# changing? -- The partnership is undergoing a shift."). Retrieval weighs their stems too (qa.lexical).
 GIVES_REASON = re.compile(
     r"(?i:\b(?:because|due to|owing to|stems? from|stemmed from|as a result|results? (?:of|from)|reasons?|causes?|caused by|"
     r"driven by|led to|leads? to|since|so that|in order to|thanks to|attribut\w+|under pressure|in response to|"
     r"prompted|motivated|after|amid|following)\b)"
     r"|\bto\s+(?!(?:the|a|an|its|their|his|her|this|that|these|those|be)\b)[a-z]{3,}",  # a purpose: "to secure funding"
 )
-REASON_TERMS = terms("because due owing stems stemmed result reason cause caused driven attributed pressure response")
 
 
 # --- copies --------------------------------------------------------------------------------------

@@ -236,7 +236,7 @@ class CorpusActions:
 
 
 def _progress(progress: gr.Progress):
-    return lambda i, n, name: progress((i, n), desc=f"indexing {name}")
+    return lambda step: progress(step.done, desc=f"indexing {step.file} ({step.files}/{step.files_total} files, {step.chunks} chunks)")
 
 
 def build(settings: Settings | None = None) -> gr.Blocks:

@@ -32,3 +32,26 @@ def test_bad_input_is_one_line_without_a_traceback(cli):
     assert missing.exit_code == 2 and "no such file or directory" in missing.stderr
     assert misspelt.exit_code == 2 and misspelt.stderr.strip() == "error: QA_VERIFY must be one of drop, mark, off, not 'dorp'"
     assert all("Traceback" not in r.stderr for r in (empty, missing, misspelt))
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_ingest_shows_files_chunks_rate_and_time_left_on_a_terminal_only(cli, tmp_path, monkeypatch, terminal):
+    import io
+
+    from rich.console import Console
+
+    from qa import cli as cli_module
+
+    shown = io.StringIO()
+    monkeypatch.setattr(cli_module, "err", Console(file=shown, force_terminal=terminal, width=160))
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for n in range(3):
+        (corpus / f"note{n}.txt").write_text(f"Harbour {n} opened in 19{n}0 after years of work. " * 30)
+    result = cli("ingest", str(corpus), QA_INDEX_DIR=str(tmp_path / "index"))
+    assert result.exit_code == 0, result.stderr
+    assert "chunks written" in result.stdout  # the report itself is the same either way
+    if terminal:
+        assert "3/3 files" in shown.getvalue() and "chunks/s" in shown.getvalue()
+    else:
+        assert shown.getvalue() == ""

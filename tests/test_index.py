@@ -74,14 +74,14 @@ def test_retrieval_ranks_the_passage_that_holds_the_answer_first(index, corpus):
     index.ingest([corpus])
     from qa.retrieval import PassageRetriever, to_passage
 
-    retriever = PassageRetriever(store=index.store, k=3, min_score=0.25)
+    retriever = PassageRetriever(store=index.store, keep=index.keep_live, lexical=index.lexical_search, k=3, min_score=0.25)
     top = [to_passage(d) for d in retriever.invoke("Until when will the core partnership continue?")]
     assert "continue until 2030" in top[0].text
     assert top[0].score >= top[-1].score
     assert retriever.invoke("What is the capital of France?") == []
 
 
-def test_a_chunk_the_dense_search_misses_is_still_found_by_the_rare_name_it_holds(index, corpus):
+def test_a_chunk_the_dense_search_misses_is_still_found_by_its_words(index, corpus):
     (corpus / "lighthouse.txt").write_text("The lighthouse keeper of Varnholm island in 1894 was Agneta Solberg.")
     index.ingest([corpus])
     from qa.retrieval import PassageRetriever
@@ -92,15 +92,16 @@ def test_a_chunk_the_dense_search_misses_is_still_found_by_the_rare_name_it_hold
     def unreachable(store, vector, k, **kwargs):
         return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in d.page_content]
 
-    retriever = PassageRetriever(store=index.store, k=3, min_score=0.25)
     question = "Who was the lighthouse keeper of Varnholm island in 1894?"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(type(index.store), "similarity_search_by_vector_with_relevance_scores", unreachable)
-        top = retriever.invoke(question)
-        assert "Agneta Solberg" in top[0].page_content and top[0].metadata["score"] > 0.5
-        # A word in as many chunks as `rare` is not looked up: only the dense search weighs it.
-        common = retriever.model_copy(update={"rare": 1}).invoke(question)
-        assert all("Varnholm" not in d.page_content for d in common)
+        for lexical in (index.lexical_search, None):
+            retriever = PassageRetriever(store=index.store, keep=index.keep_live, lexical=lexical, k=3, min_score=0.25)
+            top = retriever.invoke(question)
+            if lexical is None:  # the dense side alone never sees it
+                assert all("Varnholm" not in d.page_content for d in top)
+            else:
+                assert "Agneta Solberg" in top[0].page_content and top[0].metadata["score"] > 0.5
 
 
 # A document of more chunks than Chroma takes in one write (5,461 on the embedded store). The vectors
@@ -193,7 +194,7 @@ def test_a_new_document_whose_write_stops_midway_is_not_visible(fast_index, corp
     assert "long.txt" not in fast_index.documents() and fast_index.chunks("long.txt") == []  # ... and none is shown
     from qa.retrieval import PassageRetriever
 
-    retriever = PassageRetriever(store=fast_index.store, keep=fast_index.keep_live, k=50, min_score=-1.0, hybrid=False)
+    retriever = PassageRetriever(store=fast_index.store, keep=fast_index.keep_live, lexical=fast_index.lexical_search, k=50, min_score=-1.0)
     assert all(d.metadata["source"] != "long.txt" for d in retriever.invoke("word5 is number 5005."))
 
 
@@ -254,3 +255,64 @@ def test_a_document_of_one_line_repeated_leaves_the_rest_of_the_corpus_findable(
     assert len({c.text for c in repeated}) == len(repeated) and all(text[c.start : c.end] == c.text for c in repeated)
     for chunk in fast_index.chunks(ARTICLE.name):
         assert chunk.id in [d.id for d in fast_index.store.similarity_search(chunk.text, k=3)]
+
+
+# A process killed at the worst moments of a write: after the new version's words are committed but before
+# its record switches, and after the switch but before the old words are dropped.
+_KILLED_INGEST = """
+import os, signal, sys
+from pathlib import Path
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from qa.index import Index
+from qa.lexical import LexicalIndex
+from qa.settings import Settings
+
+corpus, index_dir, where = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+real = getattr(LexicalIndex, where)
+
+def killed(self, *args, **kwargs):
+    if where == "add":
+        real(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr(LexicalIndex, where, killed)
+settings = Settings(corpus_dir=corpus, index_dir=index_dir, chunk_size=50)
+Index(settings, DeterministicFakeEmbedding(size=16)).ingest([corpus])
+"""
+
+
+@pytest.mark.parametrize("where", ["add", "keep_only"])
+def test_an_ingest_killed_midway_leaves_vectors_and_words_in_step(fast_index, corpus, settings, where):
+    import subprocess
+    import sys
+
+    from qa.retrieval import PassageRetriever
+
+    article = corpus / "note.txt"
+    article.write_text("The old harbour opened in 1901. " * 20)
+    fast_index.ingest([corpus])
+    before = {c.id for c in fast_index.chunks()}
+    article.write_text("The new harbour opened in 1999. " * 20)
+    run = subprocess.run([sys.executable, "-c", _KILLED_INGEST, str(corpus), str(settings.index_dir), where], capture_output=True)
+    assert run.returncode == -9, run.stderr.decode()[-2000:]
+
+    import chromadb
+
+    chromadb.api.client.SharedSystemClient.clear_system_cache()  # what follows is a new process's view
+
+    def found(question: str) -> list[str]:
+        index = Index(settings.with_(chunk_size=50), fast_index.embeddings)
+        retriever = PassageRetriever(store=index.store, keep=index.keep_live, lexical=index.lexical_search, k=20, min_score=-1.0)
+        return [d.page_content for d in retriever.invoke(question)]
+
+    live = {c.id for c in Index(settings.with_(chunk_size=50), fast_index.embeddings).chunks()}
+    harbour = [text for text in found("When did the new harbour open in 1999?") if "harbour" in text]
+    if where == "add":  # killed before the switch: the old version, in both
+        assert live == before and harbour and not any("1999" in text for text in harbour)
+    else:  # killed after it: the new version, in both
+        assert live != before and harbour and all("1999" in text for text in harbour)
+    index = Index(settings.with_(chunk_size=50), fast_index.embeddings)
+    index.lexical_search("harbour", 1)  # a search brings the words in step with the records
+    index.ingest([corpus])
+    assert index.lexical.ids() == {c.id for c in index.chunks()}
+    assert all("1999" in text for text in found("When did the harbour open?") if "harbour" in text)

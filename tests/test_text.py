@@ -14,7 +14,7 @@ from qa.text import (
     overview_topic,
     requested_count,
 )
-from qa.text import SENTENCE, exact_terms, months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
+from qa.text import SENTENCE, months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
 
 
 @pytest.mark.parametrize(
@@ -29,19 +29,6 @@ from qa.text import SENTENCE, exact_terms, months, names, numbers, overlaps_time
 )
 def test_names(text, expected):
     assert names(text) == expected
-
-
-@pytest.mark.parametrize(
-    "question, expected",
-    [
-        ("Who kept the lamp on Varnholm island in 1894?", ["Varnholm", "1894"]),  # as written: the lookup is exact
-        ("What did Chopin's father teach at the Warsaw Lyceum?", ["Chopin", "Warsaw", "Lyceum"]),
-        ("How much did the Microsoft-OpenAI deal cost, $1,500?", ["Microsoft", "OpenAI", "1,500"]),
-        ("When was it built?", []),
-    ],
-)
-def test_exact_terms(question, expected):
-    assert exact_terms(question) == expected
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ class NaivePipeline:
 
     def __init__(self, settings: Settings, embeddings: Embeddings, chat_model: BaseChatModel):
         self.index = Index(settings, embeddings, collection=f"{settings.collection}-naive", chunker=ParagraphChunker())
-        self.retriever = PassageRetriever(store=self.index.store, keep=self.index.keep_live, k=3, min_score=-1.0)  # no floor
+        self.retriever = PassageRetriever(store=self.index.store, keep=self.index.keep_live, lexical=self.index.lexical_search, k=3, min_score=-1.0)  # no floor
         self.chat_model = chat_model
         self.corpus_dir = settings.corpus_dir
 
