@@ -72,7 +72,10 @@ def article_hits(embeddings) -> dict:  # noqa: ANN001
 
 
 if __name__ == "__main__":
+    import sys
+
     from qa.embeddings import default_embeddings
 
-    embeddings = default_embeddings()
+    int8 = "--int8" in sys.argv[1:]  # the packaged MiniLM quantised, for documents and questions alike
+    embeddings = default_embeddings(Settings().cache_dir, int8) if int8 else default_embeddings()
     print(json.dumps(article_hits(embeddings) | squad_hits(embeddings), indent=1))

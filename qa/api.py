@@ -24,7 +24,7 @@ def index(settings: Settings | None = None) -> Index:
     settings = settings or Settings.from_env()
     with _lock:
         if settings not in _indexes:
-            _indexes[settings] = Index(settings, default_embeddings(settings.cache_dir))
+            _indexes[settings] = Index(settings, default_embeddings(settings.cache_dir, settings.embedding_precision == "int8"))
         return _indexes[settings]
 
 

@@ -1,7 +1,8 @@
 """Sentence embeddings from the packaged all-MiniLM-L6-v2, behind langchain's Embeddings interface.
 
-Documents go through sentence-transformers; a question goes through the same model exported to ONNX
-(qa.query_encoder), so answering a question never has to start torch.
+In float32, documents go through sentence-transformers and a question through the same model exported to
+ONNX (qa.query_encoder), so answering a question never has to start torch; in int8 both go through the
+quantised export.
 """
 
 from __future__ import annotations
@@ -26,15 +27,26 @@ class MiniLMEmbeddings(Embeddings):
 
     # Small batches: encode pads each batch to its longest text, and chunks vary in length.
     # With a cache folder, questions are embedded by ONNX Runtime from an export kept there.
-    def __init__(self, batch_size: int = 16, cache_dir: Path | None = None):
+    def __init__(self, batch_size: int = 16, cache_dir: Path | None = None, int8: bool = False):
         self._batch_size = batch_size
         self._cache_dir = cache_dir
+        self.int8 = int8 and cache_dir is not None  # the quantised export lives in the cache folder
         self._query_encoder: query_encoder.QueryEncoder | None = None
         self._export_lock = threading.Lock()
         self._cached_query = lru_cache(maxsize=1024)(self._embed_one)
         self._precision = _bfloat16 if _cpu_has_bfloat16() else contextlib.nullcontext
 
+    @property
+    def version_tag(self) -> str:
+        """What the index records beside a document's chunking: int8 vectors are not float32 ones."""
+        return "int8" if self.int8 else ""
+
     def _encode(self, texts: list[str]) -> list[list[float]]:
+        encoder = self._fast_query_encoder() if self.int8 else None
+        if encoder is not None:
+            # One text a run: int8 activations are scaled per run, so a batch would make a chunk's vector depend
+            # on its neighbours (cosine 0.99 to its own); without padding it is also faster (81 against 64 chunks/s).
+            return [encoder.encode(text) for text in texts]
         with _model_lock, self._precision():
             vectors = _sentence_transformer().encode(
                 texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
@@ -52,16 +64,21 @@ class MiniLMEmbeddings(Embeddings):
                 if self._query_encoder is not None or self._cache_dir is None:  # another thread got here first
                     return self._query_encoder
                 path = query_encoder.onnx_path(self._cache_dir)
+                quantized = query_encoder.int8_path(self._cache_dir)
                 try:
-                    if not path.is_file():
+                    if not path.is_file() and not (self.int8 and quantized.is_file()):
                         log.info("exporting the question encoder to ONNX (once)")
                         with _model_lock:
                             query_encoder.export(_sentence_transformer(), path)
-                    self._query_encoder = query_encoder.QueryEncoder(path)
+                    if self.int8 and not quantized.is_file():
+                        log.info("quantising the encoder to int8 (once)")
+                        query_encoder.quantize(path, quantized)
+                    self._query_encoder = query_encoder.QueryEncoder(quantized if self.int8 else path)
                 except Exception as e:  # noqa: BLE001 - a damaged export, a full disk, a missing runtime
                     log.warning("questions are embedded without ONNX Runtime this time (%s: %s)", type(e).__name__, e)
                     path.unlink(missing_ok=True)  # the next process exports it again
-                    self._cache_dir = None
+                    quantized.unlink(missing_ok=True)
+                    self._cache_dir, self.int8 = None, False
         return self._query_encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -106,6 +123,6 @@ def _bfloat16():
 
 
 @lru_cache(maxsize=4)
-def default_embeddings(cache_dir: Path | None = None) -> MiniLMEmbeddings:
-    """The embeddings for a cache folder (where the question encoder's export lives), one per process."""
-    return MiniLMEmbeddings(cache_dir=cache_dir)
+def default_embeddings(cache_dir: Path | None = None, int8: bool = False) -> MiniLMEmbeddings:
+    """The embeddings for a cache folder (where the encoder's exports live), one per process and precision."""
+    return MiniLMEmbeddings(cache_dir=cache_dir, int8=int8)

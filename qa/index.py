@@ -56,6 +56,9 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
 
 # Chroma waits forever on a database another process holds locked; we give up after this long.
 LOCK_WAIT_S = 10.0
+# How long a search trusts the store generation and live versions it last read (two store reads saved a
+# question): another process's writes show within this; this process's own at once.
+SEEN_FOR_S = 1.0
 
 
 def _check_database(path: Path) -> None:
@@ -202,10 +205,18 @@ class Index:
             self._generation = client.get_or_create_collection(f"{name}-generation", embedding_function=None)
             self.max_batch = client.get_max_batch_size()
         self.lexical = LexicalIndex(lexical_folder(settings, name))
+        self._seen: tuple[float, str, dict[str, Version]] | None = None  # when read, generation, live versions
 
     @property
     def embeddings(self) -> Embeddings:
         return self.store.embeddings
+
+    @property
+    def version_name(self) -> str:
+        """How a document's chunks are made: the chunking, and the embedder's precision when not the default
+        (a document stored otherwise is embedded again)."""
+        tag = getattr(self.embeddings, "version_tag", "")
+        return f"{self.chunker.name}+{tag}" if tag else self.chunker.name
 
     def guard(self):
         """Wrap any use of the store: its failures become IndexStoreError."""
@@ -255,14 +266,24 @@ class Index:
     def lexical_search(self, question: str, n: int) -> list[str]:
         """The ids of the `n` live chunks BM25 ranks highest for the question, once the words are in step
         with the store (qa.lexical); chunks of versions no longer live may be among them."""
-        generation = self.generation()
+        generation, live = self._current()
         if self.lexical.generation != generation:
             try:
                 with self.guard():
-                    self.lexical.settle(self.live(), generation, self._live_chunks)
+                    self.lexical.settle(live, generation, self._live_chunks)
             except ValueError:
                 pass  # another process is writing the words now: search what is there, it settles next time
         return self.lexical.search(question, n)
+
+    def _current(self) -> tuple[str, dict[str, Version]]:
+        """The store's generation and every live version, read again after SEEN_FOR_S (the versions only when
+        the generation moved)."""
+        now, seen = time.monotonic(), self._seen
+        if seen is None or now - seen[0] > SEEN_FOR_S:
+            generation = self.generation()
+            live = seen[2] if seen is not None and seen[1] == generation else self.live()
+            self._seen = seen = (now, generation, live)
+        return seen[1], seen[2]
 
     def _live_chunks(self, source: str, version: Version) -> list[Chunk]:
         where = {"$and": [{"source": source}, {"digest": version.digest}, {"chunking": version.chunking}]}
@@ -273,8 +294,8 @@ class Index:
         ]
 
     def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
-        """The retrieved chunks that belong to their document's live version (one small lookup)."""
-        live = self.live(d.metadata["source"] for d in docs)
+        """The retrieved chunks that belong to their document's live version."""
+        _generation, live = self._current()
         return [d for d in docs if _is_live(d.metadata, live)]
 
     def stored(self) -> dict[str, Stored]:
@@ -299,6 +320,7 @@ class Index:
             generation = self._next_generation()
             self._delete_chunks(self.collection.get(where={"source": source}, include=[])["ids"])
             self.lexical.keep_only({source: None}, generation if in_step else None)
+        self._seen = None
         return known
 
     def write(self, write: Write, vectors: list[list[float]]) -> None:
@@ -325,6 +347,7 @@ class Index:
             generation = self._next_generation()
         self._delete_chunks(sorted(write.stale))
         self.lexical.keep_only(write.settled, generation if in_step else None)
+        self._seen = None
 
     def _next_generation(self) -> str:
         value = uuid.uuid4().hex

@@ -95,15 +95,14 @@ class Ingest:
     def _compare(self, doc: Document, old: Stored, live: Version | None, writer: ThreadPoolExecutor) -> None:
         """Plan the document's write: nothing new when its text and chunking are stored, else its chunks."""
         version = live or old.complete_version()
-        chunker = self.index.chunker
-        if version is not None and version.same_as(doc.digest, chunker.name):
+        if version is not None and version.same_as(doc.digest, self.index.version_name):
             # Same text, same chunking: nothing to embed; leftovers of an interrupted write go.
             self._write.finish(doc.source, version, old.ids_except(version), record=live is None)
             self.report.unchanged.append(doc.source)
             return
-        chunks = distinct(chunker(doc))
+        chunks = distinct(self.index.chunker(doc))
         self._file_chunks = (0, len(chunks))
-        new = Version(doc.digest, chunker.name, len(chunks), doc.title)
+        new = Version(doc.digest, self.index.version_name, len(chunks), doc.title)
         (self.report.updated if old.ids else self.report.added).append(doc.source)
         self.report.chunks_written += len(chunks)
         # A long document spans several batches; its version is switched in the batch with its last chunk.

@@ -46,7 +46,7 @@ class PassageRetriever(BaseRetriever):
     k: int = 4
     min_score: float = 0.25
     margin: float = 2.0
-    candidates: int = 20
+    candidates: int = 10  # per ranking; on SQuAD develop questions hit@5 0.863 with 10, 0.854 with 20 or 40
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         vector = self.store.embeddings.embed_query(query)

@@ -74,6 +74,10 @@ class Settings:
     collection: str = setting("qa-corpus", help="the Chroma collection of chunks")
     chroma_url: str | None = setting(None, help="a Chroma server instead of the embedded index, e.g. `http://localhost:8000`")
 
+    embedding_precision: str = setting(
+        "int8", choices=("int8", "float32"),
+        help="how the packaged MiniLM runs: `int8` (quantised, ONNX Runtime: twice as fast) or `float32` (sentence-transformers); a change re-embeds on the next ingest",
+    )
     chunk_size: int = setting(320, low=50, help="characters per chunk (split on paragraphs, then sentences)")
     top_k: int = setting(5, low=1, high=50, help="passages retrieved at most")
     # Measured on SQuAD 2.0 (the tuning article's 214 answerable questions, 320-character chunks): a gold

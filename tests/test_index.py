@@ -281,6 +281,7 @@ Index(settings, DeterministicFakeEmbedding(size=16)).ingest([corpus])
 """
 
 
+@pytest.mark.slow  # a fresh process, killed
 @pytest.mark.parametrize("where", ["add", "keep_only"])
 def test_an_ingest_killed_midway_leaves_vectors_and_words_in_step(fast_index, corpus, settings, where):
     import subprocess

@@ -54,3 +54,21 @@ def test_a_damaged_export_is_set_aside_the_question_still_answered_and_the_next_
     assert "without ONNX Runtime" in caplog.text and not path.exists()
     MiniLMEmbeddings(cache_dir=tmp_path).embed_query(TEXTS[0])
     assert path.is_file() and path.stat().st_size > 1_000_000
+
+
+def test_int8_embeds_documents_and_questions_alike_close_to_float32_and_an_index_re_embeds_on_a_change(tmp_path, embeddings, settings):
+    int8 = MiniLMEmbeddings(cache_dir=tmp_path, int8=True)
+    chunks = [c.text for c in chunk_document(read_document(ARTICLE), 320)]
+    vectors = int8.embed_documents(chunks + TEXTS)
+    assert query_encoder.int8_path(tmp_path).is_file()
+    for text, vector in zip(chunks + TEXTS, vectors):
+        assert _cosine(vector, embeddings.embed_documents([text])[0]) >= 0.95, text[:60]
+        assert _cosine(vector, int8.embed_query(text)) >= 0.9999, text[:60]  # one encoder for both sides
+    from qa.index import Index
+
+    index = Index(settings, embeddings)
+    assert index.ingest([settings.corpus_dir]).added
+    again = Index(settings, int8)
+    assert again.version_name.endswith("+int8")
+    assert again.ingest([settings.corpus_dir]).updated  # float32 vectors are not int8 ones: embedded again
+    assert not again.ingest([settings.corpus_dir]).changed

@@ -17,6 +17,7 @@ from qa.chain import Pipeline
 from qa.errors import BackendError
 from qa.backends import make_chat_model, reply_yes_probability
 from qa.index import Index
+from qa.retrieval import IndexRetriever
 from qa.judge import judge_messages
 
 from conftest import scripted
@@ -73,7 +74,22 @@ def test_the_index_lives_on_a_chroma_server(chroma_server, settings, embeddings,
     answer = Pipeline(remote, embeddings, scripted(reply), index=index).ask("Until when will the core partnership continue?")
     assert not answer.refused and "until 2030" in answer.citations[0].text
     # A second client sees the same data: the server, not this process, holds it.
-    assert Index(remote, embeddings).count() == index.count()
+    second = Index(remote.with_(cache_dir=settings.index_dir.parent / "second-client"), embeddings)
+    assert second.count() == index.count()
+    # ... and retrieves through the same fusion, its words taken from the server's live chunks, also after
+    # the first client changes them; here the dense side misses the new chunk (an unreachable HNSW point).
+    (corpus / "lighthouse.txt").write_text("The lighthouse keeper of Varnholm island in 1894 was Agneta Solberg.")
+    index.ingest([corpus])
+    dense = type(second.store).similarity_search_by_vector_with_relevance_scores
+
+    def unreachable(store, vector, k, **kwargs):
+        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in d.page_content]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(second.store), "similarity_search_by_vector_with_relevance_scores", unreachable)
+        top = IndexRetriever(second, remote).retrieve("Who was the lighthouse keeper of Varnholm island in 1894?")
+    assert "Agneta Solberg" in top[0].text
+    assert second.lexical.folder != index.lexical.folder and second.lexical.ids() == {c.id for c in second.chunks()}
 
 
 @pytest.fixture(scope="module")
