@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import tantivy
 
-from qa.text import ASKS_WHY, STOP_WORDS
+from qa.text import ASKS_WHY, REASON_WORDS, STOP_WORDS
 
 if TYPE_CHECKING:
     from qa.domain import Chunk
@@ -34,10 +35,9 @@ if TYPE_CHECKING:
 
 # Beside the words: which version of each document they are, and the store generation they match.
 _STATE = "versions.json"
+# How long a write waits for another process's (tantivy allows one writer); a search never waits.
+WRITER_WAIT_S = 10.0
 _WORD = re.compile(r"[^\W_]+")
-# Words that give a reason, weighed for "why" questions: the passage giving the reason rarely repeats
-# the question's words ("This shift stems from a shortage ..."). The stemmer folds their forms.
-_REASON_WORDS = "because due owing stems result reason cause driven attributed pressure response"
 
 
 def _schema() -> tantivy.Schema:
@@ -53,7 +53,7 @@ def query_words(question: str) -> str:
     """The question's words that BM25 weighs, as a tantivy query (any may match); "" when none."""
     words = [w for w in _WORD.findall(question.lower()) if w not in STOP_WORDS]
     if ASKS_WHY.search(question):
-        words += _REASON_WORDS.split()
+        words += REASON_WORDS  # the passage giving the reason rarely repeats the question's words
     return " ".join(dict.fromkeys(words))
 
 
@@ -123,12 +123,13 @@ class LexicalIndex:
 
     def settle(self, live: dict[str, Version], generation: str, fetch: Callable[[str, Version], list[Chunk]]) -> None:
         """Bring the index to the store's live versions at `generation`: documents whose words are of
-        their live version are kept, the others dropped and, if live, added again from `fetch` (the store)."""
+        their live version are kept, the others dropped and, if live, added again from `fetch` (the store).
+        Raises ValueError at once when another process is writing the words (a search does not wait)."""
         held = self.state.versions
         changed = [s for s, v in live.items() if held.get(s) != _key(v)]
         gone = [s for s in held if s not in live]
         if changed or gone:
-            with self._writing() as writer:
+            with self._writing(wait_s=0.0) as writer:
                 for source in [*changed, *gone]:
                     writer.delete_documents_by_term("source", source)
                 for source in changed:
@@ -156,10 +157,19 @@ class LexicalIndex:
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, of_source), (tantivy.Occur.MustNot, keep)])
 
     @contextmanager
-    def _writing(self) -> Iterator[tantivy.IndexWriter]:
-        """A writer whose changes are committed together at the end (or not at all)."""
-        # One thread: the words are few beside the vectors, and the cores are the embedder's.
-        writer = self.index.writer(heap_size=50_000_000, num_threads=1)
+    def _writing(self, wait_s: float = WRITER_WAIT_S) -> Iterator[tantivy.IndexWriter]:
+        """A writer whose changes are committed together at the end (or not at all). One process writes at a
+        time (tantivy's lock): wait up to `wait_s` for another to finish, then fail (ValueError)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                # One thread: the words are few beside the vectors, and the cores are the embedder's.
+                writer = self.index.writer(heap_size=50_000_000, num_threads=1)
+                break
+            except ValueError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         try:
             yield writer
             writer.commit()

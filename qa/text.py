@@ -215,13 +215,16 @@ def requested_count(question: str) -> int | None:
 # A question asking for a reason: its answer is rarely in the passage that restates it.
 ASKS_WHY = re.compile(r"^\s*why\b|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+)?(?:reasons?|causes?)\b|\bfor what reason\b", re.I)
 # Words that give a reason. A "why" answer without one restates its question ("Why is the partnership
-# changing? -- The partnership is undergoing a shift."). Retrieval weighs their stems too (qa.lexical).
+# changing? -- The partnership is undergoing a shift."). BM25 weighs REASON_WORDS for "why" questions (the
+# stemmer folds their forms), since the passage giving the reason rarely repeats the question's words
+# ("This shift stems from a shortage ...").
 GIVES_REASON = re.compile(
     r"(?i:\b(?:because|due to|owing to|stems? from|stemmed from|as a result|results? (?:of|from)|reasons?|causes?|caused by|"
     r"driven by|led to|leads? to|since|so that|in order to|thanks to|attribut\w+|under pressure|in response to|"
     r"prompted|motivated|after|amid|following)\b)"
     r"|\bto\s+(?!(?:the|a|an|its|their|his|her|this|that|these|those|be)\b)[a-z]{3,}",  # a purpose: "to secure funding"
 )
+REASON_WORDS = "because due owing stems result reason cause driven attributed pressure response".split()
 
 
 # --- copies --------------------------------------------------------------------------------------
