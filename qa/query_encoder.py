@@ -11,6 +11,7 @@ dynamic quantisation of the same graph) embeds documents and questions alike, wi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -34,11 +35,26 @@ def quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     partial = target.with_suffix(f".{os.getpid()}.partial")
+    # Its advice to pre-process the graph goes to the root logger, i.e. to a user's terminal; it is for its developers.
+    advice = _Drop("Please consider to run pre-processing")
+    logging.getLogger().addFilter(advice)
     try:
         quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
         os.replace(partial, target)
     finally:
+        logging.getLogger().removeFilter(advice)
         partial.unlink(missing_ok=True)
+
+
+class _Drop(logging.Filter):
+    """Drops log records whose message starts with `prefix`."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
 
 
 def export(sentence_transformer: Any, target: Path) -> None:
