@@ -52,6 +52,7 @@ def squad_hits(embeddings, questions: int = 1000) -> dict:  # noqa: ANN001 - a l
 def article_hits(embeddings) -> dict:  # noqa: ANN001
     """Hit@k and MRR of the article eval's answerable questions over the seed corpus."""
     from qa.evaluation.data import load_questions
+    from qa.evaluation.metrics import overlaps_gold, quoted_spans
     from qa.index import Index
     from qa.retrieval import IndexRetriever
 
@@ -63,11 +64,10 @@ def article_hits(embeddings) -> dict:  # noqa: ANN001
         index = Index(settings, embeddings)
         index.ingest([corpus])
         retriever = IndexRetriever(index, settings)
-        ranks = []
-        for q in questions:
-            spans = [(s, t.find(g), t.find(g) + len(g)) for g in q.gold for s, t in documents.items() if g in t]
-            ranks.append(_rank(retriever.retrieve(q.question), lambda p, spans=spans: any(
-                p.source == s and p.start < e and b < p.end for s, b, e in spans)))
+        ranks = [
+            _rank(retriever.retrieve(q.question), lambda p, spans=quoted_spans(q, documents): overlaps_gold(p, spans))
+            for q in questions
+        ]
     return _figures("article", ranks)
 
 

@@ -244,12 +244,7 @@ class Index:
         with self.guard():
             got = self.collection.get(where={"source": source} if source else None, include=["documents", "metadatas"])
         live = self.live([source] if source else None)
-        chunks = [
-            Chunk(id_, text, meta["source"], meta["title"], meta["start"], meta["end"], page=meta.get("page"))
-            for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
-            if _is_live(meta, live)
-        ]
-        return sorted(chunks, key=lambda c: (c.source, c.start))
+        return sorted(_as_chunks(got, lambda meta: _is_live(meta, live)), key=lambda c: (c.source, c.start))
 
     def vectors(self, ids: list[str]) -> dict[str, list[float]]:
         """The stored embedding of each of these chunks."""
@@ -287,11 +282,7 @@ class Index:
 
     def _live_chunks(self, source: str, version: Version) -> list[Chunk]:
         where = {"$and": [{"source": source}, {"digest": version.digest}, {"chunking": version.chunking}]}
-        got = self.collection.get(where=where, include=["documents", "metadatas"])
-        return [
-            Chunk(id_, text, m["source"], m["title"], m["start"], m["end"], page=m.get("page"))
-            for id_, text, m in zip(got["ids"], got["documents"], got["metadatas"])
-        ]
+        return _as_chunks(self.collection.get(where=where, include=["documents", "metadatas"]))
 
     def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
         """The retrieved chunks that belong to their document's live version."""
@@ -371,6 +362,15 @@ def lexical_folder(settings: Settings, collection: str) -> Path:
         server = re.sub(r"[^A-Za-z0-9.]+", "-", settings.chroma_url).strip("-")
         return settings.cache_dir / "lexical" / server / collection
     return settings.index_dir / "lexical" / collection
+
+
+def _as_chunks(got: dict, keep: Callable[[dict], bool] = lambda meta: True) -> list[Chunk]:
+    """The chunks of a store read (ids, documents, metadatas) whose metadata `keep` accepts."""
+    return [
+        Chunk(id_, text, meta["source"], meta["title"], meta["start"], meta["end"], page=meta.get("page"))
+        for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
+        if keep(meta)
+    ]
 
 
 def _metadata(chunk: Chunk, version: Version) -> dict:

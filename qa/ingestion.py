@@ -62,19 +62,21 @@ class Ingest:
         self.report = IngestReport()
         self._write = Write()
         self._writing: Future | None = None
-        self._sizes: list[int] = []
+        self._sizes: list[int] = []  # each file's bytes, when someone watches
+        self._bytes_before, self._bytes_total = 0, 1  # bytes of the files before the one being read; of all
         self._file = 0  # the file being read
         self._file_chunks = (0, 0)  # the current file's chunks: embedded, in all
         self._embedded = 0
 
     def run(self, paths: Iterable[Path]) -> IngestReport:
         files, scanned = scan(paths)
-        self._sizes = [max(_size(f), 1) for f in files]
+        self._sizes = [max(_size(f), 1) for f in files] if self.progress else []
+        self._bytes_total = max(sum(self._sizes), 1)
         stored, live = self.index.stored(), self.index.live()
         seen: set[str] = set()
         with ThreadPoolExecutor(1) as writer:
             for done, file in enumerate(files):
-                self._file, self._file_chunks = done, (0, 0)
+                self._next_file(done)
                 self._report(file.name)
                 if file.suffix.lower() not in READERS and file.parent.resolve() in scanned:
                     continue  # stray files in a corpus folder (README, images) are skipped, not errors
@@ -87,7 +89,7 @@ class Ingest:
                 self._compare(doc, stored.get(doc.source, Stored()), live.get(doc.source), writer)
             self._flush(writer)
             self._wait()
-            self._file, self._file_chunks = len(files), (0, 0)
+            self._next_file(len(files))
             self._report("")
         self._prune(set(stored) | set(live), seen, scanned)
         return self.report
@@ -127,12 +129,17 @@ class Ingest:
         self._wait()
         self._writing = writer.submit(self.index.write, write, vectors)
 
+    def _next_file(self, number: int) -> None:
+        if self.progress and number > 0:
+            self._bytes_before += self._sizes[number - 1]
+        self._file, self._file_chunks = number, (0, 0)
+
     def _report(self, name: str) -> None:
         if not self.progress:
             return
         embedded, total = self._file_chunks
         current = self._sizes[self._file] * embedded / total if self._file < len(self._sizes) and total else 0
-        done = (sum(self._sizes[: self._file]) + current) / max(sum(self._sizes), 1)
+        done = (self._bytes_before + current) / self._bytes_total
         self.progress(IngestProgress(self._file, len(self._sizes), self._embedded, min(done, 1.0), name))
 
     def _wait(self) -> None:

@@ -37,7 +37,8 @@ class Scored:
         return asdict(self)
 
 
-def _gold_spans(q: EvalQuestion, documents: dict[str, str]) -> list[tuple[str, int, int]]:
+def quoted_spans(q: EvalQuestion, documents: dict[str, str]) -> list[tuple[str, int, int]]:
+    """(source, start, end) of each gold quote of the question, wherever the documents hold it."""
     spans = []
     for gold in q.gold:
         for source, text in documents.items():
@@ -47,7 +48,8 @@ def _gold_spans(q: EvalQuestion, documents: dict[str, str]) -> list[tuple[str, i
     return spans
 
 
-def _hits_gold(p: Passage | dict, spans: list[tuple[str, int, int]]) -> bool:
+def overlaps_gold(p: Passage | dict, spans: list[tuple[str, int, int]]) -> bool:
+    """Whether a passage (or a citation's dict) overlaps one of the gold spans."""
     source, start, end = (p.source, p.start, p.end) if isinstance(p, Passage) else (p["source"], p["start"], p["end"])
     return any(source == s and start < e and b < end for s, b, e in spans)
 
@@ -79,8 +81,8 @@ def score_question(q: EvalQuestion, answer: Answer, judge: Judge, documents: dic
         sentences.append({"text": s.text, "cited": cited, "supported": joint, "pipeline_support": s.support})
     dropped = [{"text": s.text, "cited": list(s.cited), "pipeline_support": s.support} for s in answer.dropped]
 
-    spans = _gold_spans(q, documents)
-    ranks = [i for i, p in enumerate(passages, 1) if _hits_gold(p, spans)]
+    spans = quoted_spans(q, documents)
+    ranks = [i for i, p in enumerate(passages, 1) if overlaps_gold(p, spans)]
     forbidden_said = any(f.lower() in answer.text.lower() for f in q.forbidden)
     correct = (answer.refused if not q.answerable else (not answer.refused and contains_facts(q, answer.text)))
     metrics: dict[str, float | None] = {
@@ -89,7 +91,7 @@ def score_question(q: EvalQuestion, answer: Answer, judge: Judge, documents: dic
         "citation_recall": recalled / len(sentences) if sentences else 1.0,
         "citation_precision": precise / citations if citations else (1.0 if not sentences else 0.0),
         "answer_correctness": float(correct),
-        "cites_gold": float(any(_hits_gold(c, spans) for c in answer.to_dict()["citations"])) if spans else None,
+        "cites_gold": float(any(overlaps_gold(c, spans) for c in answer.to_dict()["citations"])) if spans else None,
         "retrieval_hit": float(bool(ranks)) if spans else None,
         "retrieval_rr": 1.0 / ranks[0] if ranks else (0.0 if spans else None),
         "refused": float(answer.refused),
