@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 
 from langchain_core.embeddings import Embeddings
@@ -41,16 +41,23 @@ def clean_question(question: str) -> str:
 
 
 class Clock:
-    """Seconds since the question arrived, and each step's own duration (`lap`)."""
+    """Seconds since the question arrived, and each step's own duration (`lap`): "<step>_s", and with a
+    token counter (the local model's), the tokens the model newly evaluated in it: "<step>_tokens"."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: Callable[[], int] | None = None) -> None:
         self.started = self._last = time.perf_counter()
         self.timings: dict[str, float] = {}
+        self._tokens = tokens
+        self._counted = tokens() if tokens else 0
 
     def lap(self, step: str) -> None:
         now = time.perf_counter()
-        self.timings[step] = now - self._last
+        self.timings[f"{step}_s"] = now - self._last
         self._last = now
+        if self._tokens:
+            counted = self._tokens()
+            self.timings[f"{step}_tokens"] = counted - self._counted
+            self._counted = counted
 
     def mark(self, event: str) -> None:
         """Time from the start to `event` (once: the first token)."""
@@ -176,7 +183,7 @@ class Pipeline:
 
     def _answer(self, question: str, top_k: int | None, verify: Verify, history: History) -> Generator[str, None, Answer]:
         """The recipe: rewrite → retrieve → generate (yielding the draft's text) → resolve → check → answer."""
-        clock = Clock()
+        clock = Clock(self._token_counter())
         question = self._standalone(question, history)
         self.ensure_index()
         overview = self._overview(question, verify, clock)
@@ -186,19 +193,25 @@ class Pipeline:
         passages = self.retrieve(question, top_k)
         if verify != "off":
             passages = self.checker.assess(question, passages)
-        clock.lap("retrieve_s")
+        clock.lap("retrieve")
         if not passages:
             yield REFUSAL
             return _answered(question, passages, REFUSAL, Checked([], []), verify, clock)
         with self._backend_errors():
             draft, _ = resolve((yield from self._generate(question, passages, clock)), passages)
-            clock.lap("generate_s")
+            clock.lap("generate")
             if verify == "off" or is_refusal(draft):
                 unchecked = [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)]
                 return _answered(question, passages, draft, Checked(unchecked, []), verify, clock)
             checked = self.checker.check(question, split_sentences(draft), passages, verify)
-            clock.lap("verify_s")
+            clock.lap("verify")
         return _answered(question, passages, " ".join(s.text for s in checked.kept), checked, verify, clock)
+
+    def _token_counter(self) -> Callable[[], int] | None:
+        """The count of tokens the chat model has evaluated, when it keeps one (the local model does)."""
+        if not hasattr(type(self.chat_model), "evaluated_tokens"):
+            return None
+        return lambda: self.chat_model.evaluated_tokens
 
     def _standalone(self, question: str, history: History) -> str:
         if not history:
@@ -223,7 +236,7 @@ class Pipeline:
         quoted = overview and quote(overview, self.index, self.checker, verify)
         if not quoted:
             return None
-        clock.lap("retrieve_s")
+        clock.lap("retrieve")
         kept = quoted.checked.kept
         answer = _answered(question, quoted.passages, quoted.text if kept else REFUSAL, quoted.checked, verify, clock)
         if kept and verify != "off":

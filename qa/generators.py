@@ -47,6 +47,7 @@ class LlamaEngine:
         self._role: str | None = None
         self._snapshots: dict[str, prompt_state.Snapshot] = {}
         self._saved_roles: set[str] = set()  # roles whose prompt this process has written to disk
+        self.evaluated_tokens = 0  # every token the model has evaluated: a prompt's new part and each generated one
 
     @property
     def llama(self):
@@ -69,6 +70,7 @@ class LlamaEngine:
             )
             # Freed before interpreter teardown, when llama.cpp's own finaliser would find its library gone.
             atexit.register(self._llama.close)
+            self._llama.eval = self._counted(self._llama.eval)
         return self._llama
 
     @contextlib.contextmanager
@@ -81,6 +83,13 @@ class LlamaEngine:
             if self.state_dir is not None and role not in self._saved_roles:
                 prompt_state.save(llama, self._state_file(role))
                 self._saved_roles.add(role)
+
+    def _counted(self, evaluate):  # noqa: ANN001, ANN202 - Llama.eval, through which every token passes
+        def counted(tokens) -> None:  # noqa: ANN001
+            self.evaluated_tokens += len(tokens)
+            evaluate(tokens)
+
+        return counted
 
     def evaluated(self, role: str) -> int:
         """How many tokens of `role`'s prompt are already evaluated (left by its last call, or loaded from disk)."""
@@ -122,6 +131,11 @@ class LlamaCppChat(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llama-cpp"
+
+    @property
+    def evaluated_tokens(self) -> int:
+        """Tokens the model has evaluated so far in this process, all roles (what an answer costs)."""
+        return self.engine.evaluated_tokens
 
     def load(self) -> None:
         """Load the weights now rather than on the first call (the bench times this step alone)."""
