@@ -155,3 +155,17 @@ def test_every_checked_answer_carries_its_confidence(settings, embeddings):
     assert f"(confidence {answer.confidence:.2f})" in str(answer)
     assert answer.to_dict()["confidence"] == answer.confidence and answer.to_dict()["signals"]["asked"] == 1.0
     assert p.ask("Until when will the core partnership continue?", verify="off").confidence is None
+
+
+@pytest.mark.parametrize("support, readings", [(0.95, 1), (0.6, 2)])
+def test_another_passage_is_read_only_when_the_citation_is_not_sure(settings, embeddings, support, readings):
+    """A paraphrase whose citation surely supports it keeps it; a doubtful one is also judged against the passage
+    sharing most of its words (each reading costs the judge a passage of prompt)."""
+    judge = ScriptedJudge(states=yes(support))
+    p = Pipeline(
+        settings, embeddings, says("Microsoft is no longer OpenAI's exclusive data centre provider [2]."), judge=judge,
+        answerability=lambda question, texts: [1.0] * len(texts),
+    )
+    answer = p.ask("Is Microsoft still the exclusive provider of data center infrastructure for OpenAI?")
+    assert not answer.refused
+    assert len(judge.claims) == readings

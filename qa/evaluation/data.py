@@ -49,6 +49,7 @@ class JudgePair:
     supported: bool
     kind: str = ""
     question: str | None = None  # when `sentence` is a short answer to a question
+    asked: str | None = None  # a question the sentence answers: the answer prompt of the answer-time form
 
 
 def _jsonl(path: Path) -> list[dict]:
