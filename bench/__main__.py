@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import hits, measure
-from qa.embeddings import default_embeddings
+from qa.models.embeddings import default_embeddings
 from qa.settings import Settings
 
 TARGETS = {

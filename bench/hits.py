@@ -32,8 +32,8 @@ def squad_hits(embeddings, questions: int = 1000) -> dict:  # noqa: ANN001 - a l
     """Hit@k and MRR of `questions` answerable questions (seeded sample) over the whole shared SQuAD file."""
     from qa.evaluation.pairs import DEFAULT_SQUAD, gold_spans, holds_span
     from qa.evaluation.squad import load_squad, write_corpus
-    from qa.index import Index
-    from qa.retrieval import IndexRetriever
+    from qa.retrieval.hybrid import IndexRetriever
+    from qa.store.index import Index
 
     squad = load_squad(DEFAULT_SQUAD)
     spans = gold_spans(DEFAULT_SQUAD)
@@ -53,8 +53,8 @@ def article_hits(embeddings) -> dict:  # noqa: ANN001
     """Hit@k and MRR of the article eval's answerable questions over the seed corpus."""
     from qa.evaluation.data import load_questions
     from qa.evaluation.metrics import overlaps_gold, quoted_spans
-    from qa.index import Index
-    from qa.retrieval import IndexRetriever
+    from qa.retrieval.hybrid import IndexRetriever
+    from qa.store.index import Index
 
     corpus = ROOT / "corpus"
     documents = {p.name: p.read_text() for p in corpus.iterdir() if p.is_file()}
@@ -74,7 +74,7 @@ def article_hits(embeddings) -> dict:  # noqa: ANN001
 if __name__ == "__main__":
     import sys
 
-    from qa.embeddings import default_embeddings
+    from qa.models.embeddings import default_embeddings
 
     int8 = "--int8" in sys.argv[1:]  # the packaged MiniLM quantised, for documents and questions alike
     embeddings = default_embeddings(Settings().cache_dir, int8) if int8 else default_embeddings()

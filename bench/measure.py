@@ -26,7 +26,7 @@ def step(name):
     global t
     hwm = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
     steps[name] = {"s": time.perf_counter() - t, "peak_mb": hwm}; t = time.perf_counter()
-import qa.api, qa.chain; step("imports")
+import qa.api, qa.answering.chain; step("imports")
 p = qa.api.pipeline(); p.index.count(); step("open_index")
 p.retrieve("Until when will the core partnership continue?"); step("load_embeddings")
 p.chat_model.load(); step("load_model")  # one model and context for the answer and the judge
@@ -70,7 +70,7 @@ def command_line(runs: int = 3, warm_questions: int = 10) -> dict:
 
         server = subprocess.Popen([*qa, "serve", "--no-ui"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            from qa.handoff import read_record
+            from qa.serving.handoff import read_record
             from qa.settings import Settings
 
             settings = Settings.from_env(env)
@@ -104,9 +104,9 @@ def pydoc_corpus(folder: Path) -> int:
 def ingest_throughput(embeddings, name: str = "ingest") -> dict:
     """Chunks per second of an ingest of the help texts, and its time against the embedding model's own
     time for the same chunks (what reading, chunking, the store and the words cost beyond it)."""
-    from qa.index import Index
-    from qa.ingestion import distinct
     from qa.settings import Settings
+    from qa.store.index import Index
+    from qa.store.ingestion import distinct
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "docs"
@@ -121,7 +121,7 @@ def ingest_throughput(embeddings, name: str = "ingest") -> dict:
         started = time.perf_counter()
         index.ingest([folder])
         again = time.perf_counter() - started
-        from qa.documents import read_document
+        from qa.store.documents import read_document
 
         texts = [c.text for f in sorted(folder.iterdir()) for c in distinct(index.chunker(read_document(f, folder)))]
         started = time.perf_counter()
@@ -139,14 +139,13 @@ def ingest_throughput(embeddings, name: str = "ingest") -> dict:
 
 def pdf_ingest_throughput(embeddings, pages: int = 300) -> dict:
     """Pages per second of a PDF of the help texts (50 lines a page): reading alone, then reading and indexing."""
+    import pydoc_data.topics
     import textwrap
 
-    import pydoc_data.topics
-
     from bench.pdf import make_pdf
-    from qa.documents import read_document
-    from qa.index import Index
     from qa.settings import Settings
+    from qa.store.documents import read_document
+    from qa.store.index import Index
 
     lines = [line for text in pydoc_data.topics.topics.values() for line in textwrap.wrap(text, 90)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,11 +180,11 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
 
     import numpy as np
 
-    from qa.documents import Document, chunk_document
     from qa.domain import Chunk
-    from qa.index import Index, Version, Write
-    from qa.retrieval import IndexRetriever
+    from qa.retrieval.hybrid import IndexRetriever
     from qa.settings import Settings
+    from qa.store.documents import Document, chunk_document
+    from qa.store.index import Index, Version, Write
 
     chunks = [c for name, text in pydoc_data.topics.topics.items() for c in chunk_document(Document(name, name, text), 320)]
     base = np.array(embeddings.embed_documents([c.text for c in chunks]), dtype=np.float32)

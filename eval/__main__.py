@@ -1,5 +1,5 @@
 import sys
 
-from qa.cli import app
+from qa.serving.cli import app
 
 app(args=["eval", *sys.argv[1:]], prog_name="python -m eval")

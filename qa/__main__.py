@@ -1,3 +1,3 @@
-from qa.cli import app
+from qa.serving.cli import app
 
 app(prog_name="qa")

@@ -6,13 +6,13 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from qa.backends import describe
-from qa.chain import AnswerStream, History, Pipeline, clean_question
+from qa.answering.chain import AnswerStream, History, Pipeline, clean_question
 from qa.domain import Answer
-from qa.embeddings import default_embeddings
-from qa.index import Index, set_aside
-from qa.ingestion import IngestProgress, IngestReport
+from qa.models.backends import describe
+from qa.models.embeddings import default_embeddings
 from qa.settings import Settings, Verify
+from qa.store.index import Index, set_aside
+from qa.store.ingestion import IngestProgress, IngestReport
 
 _indexes: dict[Settings, Index] = {}
 _pipelines: dict[Settings, Pipeline] = {}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from qa.confidence import Signals
-
 
 @dataclass(frozen=True)
 class Chunk:
@@ -125,3 +123,20 @@ class Answer:
             for c in self.citations:
                 lines.append(f"[{c.number}] {c.title} ({c.source}, {c.where}): {c.text}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the checks found for one drafted answer."""
+
+    support: float  # the lowest judge support among the answer's sentences
+    asked: float  # the judge's P(yes): the cited passages state the answer to exactly the question asked
+    unmet: int  # names and times of the question that the cited passages (and their titles) do not mention
+    answers: float  # the answerability model's P: the best cited passage states the answer to the question
+    best: float  # the same for the best passage shown, cited or not
+
+    def features(self) -> list[float]:
+        return [self.support, self.asked, float(min(self.unmet, 2)), self.answers, self.best]
+
+    def to_dict(self) -> dict:
+        return asdict(self)

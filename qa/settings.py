@@ -1,7 +1,7 @@
 """One settings object, read from `QA_*` environment variables; the CLI and UI override fields with flags.
 
 Every field describes itself (`Setting`: a one-line help, its allowed values or range, how its default reads
-for people), so validation, the README's table (`python -m qa.settings`) and the CLI's help come from here.
+for people), so validation, the table in docs/settings.md (`python -m qa.settings`) and the CLI's help come from here.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class Settings:
         return env
 
     def validated(self) -> Settings:
-        from qa.backends import BACKENDS  # the registry: a backend added there is a valid QA_BACKEND
+        from qa.models.backends import BACKENDS  # the registry: a backend added there is a valid QA_BACKEND
 
         for f in fields(self):
             _check(f.name, f.metadata["about"], getattr(self, f.name))
@@ -224,7 +224,7 @@ def _parse(name: str, type_: str, raw: str):
 
 
 def markdown_table() -> str:
-    """The README's table of settings, from the fields' own descriptions."""
+    """The table of settings in docs/settings.md, from the fields' own descriptions."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for f in fields(Settings):
         about = f.metadata["about"]

@@ -168,7 +168,7 @@ def what_is_asked(question: str) -> str:
 _DOCUMENT_WORDS = r"(?:documents?|articles?|texts?|files?|papers?|reports?|stor(?:y|ies)|books?|sources?|corpus|pages?)"
 # A question about a whole document (or all of them) rather than a fact in one: what it is about, its
 # main points, a summary, what each says. "What is the Stargate protocol about?" matches too; the
-# overview then asks its topic words to name a document (qa.overview).
+# overview then asks its topic words to name a document (qa.answering.overview).
 ASKS_OVERVIEW = re.compile(
     r"\bwhat(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:[\w'-]+\s+){0,5}?about\s*[?.!]*\s*$"
     r"|\bsummar(?:y|ies|i[sz]e[sd]?|i[sz]ing)\b|\boverview\b|\bgist\b|\btl;?\s?dr\b"

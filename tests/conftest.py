@@ -13,8 +13,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from bench.pdf import make_pdf  # noqa: F401 - shared with the bench; tests import it from here
-from qa.embeddings import default_embeddings
-from qa.judge import Judge
+from qa.answering.judge import Judge
+from qa.models.embeddings import default_embeddings
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,15 +3,14 @@
 import json
 
 import pytest
+from conftest import ScriptedJudge, says
+from test_squad import TINY
 
-from qa.answerability import MODEL_PATH, AnswerabilityModel, shipped_model
-from qa.checker import Checker
+from qa.answering.checker import Checker
 from qa.domain import Passage
 from qa.evaluation.pairs import HELD_OUT_SHARE, Pair, gold_spans, held_out, label, load, save
 from qa.evaluation.squad import load_squad
-
-from conftest import ScriptedJudge, says
-from test_squad import TINY
+from qa.models.answerability import MODEL_PATH, AnswerabilityModel, shipped_model
 
 BRIDGE = "The Old Bridge opened to traffic in 1932. It was paid for by the Harbor Trust."
 LANES = "The bridge carries eight lanes of road traffic and two rail lines."
@@ -92,7 +91,7 @@ def test_each_passage_is_scored_once_per_question():
 
 
 def test_the_answer_carries_what_the_answerability_model_said(settings, embeddings):
-    from qa.chain import Pipeline
+    from qa.answering.chain import Pipeline
 
     p = Pipeline(
         settings, embeddings, says("The core partnership will continue until 2030 [1]."), judge=ScriptedJudge(),

@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ARTICLE, HARBOUR_PAGES, ROOT, make_docx, make_pdf
 
 from qa.api import ask
-from qa.documents import read_document
 from qa.settings import Settings
-
-from conftest import ARTICLE, HARBOUR_PAGES, ROOT, make_docx, make_pdf
+from qa.store.documents import read_document
 
 pytestmark = pytest.mark.slow  # the real generator answers the article questions
 
@@ -124,7 +123,7 @@ def test_cli_answers_2030_from_any_folder_with_the_passage_and_refuses_nvidia(tm
 def test_qa_ask_leaves_a_warm_server_for_the_next_question_when_asked_to(tmp_path, monkeypatch):
     """QA_KEEP_WARM: the first `qa ask` answers itself and starts a server without the UI; the next one hands
     its question there (a client that never loads a model), and `qa stop` ends it."""
-    from qa.handoff import read_record
+    from qa.serving.handoff import read_record
 
     keep = {"QA_KEEP_WARM": "5"}
     result = run_cli("ask", "Until when will the core partnership continue?", cwd=tmp_path, **keep)

@@ -1,14 +1,13 @@
 """Broad questions: what a document is about, its main points, a summary, what each says; why questions."""
 
 import pytest
-
-from qa.chain import Pipeline
-from qa.domain import Chunk
-from qa.overview import Overview, key_sentences, overview_of, sentence_spans
-from qa.prompts import REFUSAL
-from qa.sources import answer_markdown
-
 from conftest import ROOT, ScriptedJudge, says, scripted
+
+from qa.answering.chain import Pipeline
+from qa.answering.overview import Overview, key_sentences, overview_of, sentence_spans
+from qa.answering.prompts import REFUSAL
+from qa.domain import Chunk
+from qa.serving.sources import answer_markdown
 
 # A second document for two-document questions: three paragraphs, a heading, a tag line.
 HARBOUR = """# Harbour Works annual report
@@ -199,6 +198,7 @@ def test_a_pdf_overview_quotes_whole_sentences_across_its_wrapped_lines(tmp_path
     import textwrap
 
     from conftest import make_pdf
+
     from qa.settings import Settings
 
     folder = tmp_path / "corpus"

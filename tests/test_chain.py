@@ -1,12 +1,11 @@
 """The answer chain with a scripted chat model: citations, refusals and verification, without the real LLM."""
 
 import pytest
-
-from qa.chain import Pipeline
-from qa.errors import QuestionError
-from qa.prompts import REFUSAL
-
 from conftest import ScriptedJudge, says, yes
+
+from qa.answering.chain import Pipeline
+from qa.answering.prompts import REFUSAL
+from qa.errors import QuestionError
 
 
 def make_pipeline(settings, embeddings, answer: str, states: float = 1.0, asked: float = 1.0, answers: float = 1.0) -> Pipeline:

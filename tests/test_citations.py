@@ -1,10 +1,11 @@
 """Parsing `[n]` markers into citations, dropping bad ones, and recognising refusals."""
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from qa.citations import best_matching_passage, cited_numbers, is_refusal, recite, resolve, split_sentences
+from qa.answering.citations import best_matching_passage, cited_numbers, is_refusal, recite, resolve, split_sentences
+from qa.answering.prompts import REFUSAL
 from qa.domain import Passage
-from qa.prompts import REFUSAL
 
 
 def passages(*texts: str) -> list[Passage]:

@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from qa.cli import app
+from qa.serving.cli import app
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_ingest_shows_files_chunks_rate_and_time_left_on_a_terminal_only(cli, tm
 
     from rich.console import Console
 
-    from qa import cli as cli_module
+    from qa.serving import cli as cli_module
 
     shown = io.StringIO()
     monkeypatch.setattr(cli_module, "err", Console(file=shown, force_terminal=terminal, width=160))

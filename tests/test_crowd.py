@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ARTICLE_QUESTIONS, ROOT
 from gradio_client import Client, handle_file
 from gradio_client.utils import QueueError, Status
+from live_server import last_text, running_server
 from playwright.sync_api import TimeoutError
 
 from qa.settings import Settings
-
-from conftest import ARTICLE_QUESTIONS, ROOT
-from live_server import last_text, running_server
 
 pytestmark = pytest.mark.slow  # a live `qa serve` under a crowd and a soak
 

@@ -4,13 +4,14 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
-
-from qa.documents import Document, chunk_document, read_document
-from qa.readers import MAX_FILE_BYTES
-from qa.errors import DocumentError
-
 from conftest import ARTICLE, make_docx, make_pdf
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from qa.errors import DocumentError
+from qa.store.documents import Document, chunk_document, read_document
+from qa.store.readers import MAX_FILE_BYTES
 
 
 def test_article_chunks_map_back_to_the_source_exactly():
@@ -168,10 +169,10 @@ def test_damaged_or_locked_pdf_and_word_files_raise_one_clear_error(tmp_path: Pa
 
 
 def test_a_docx_that_unpacks_past_the_limit_is_refused(tmp_path: Path, monkeypatch):
-    import qa.readers
+    import qa.store.readers
 
     path = make_docx(tmp_path / "bomb.docx", None, ["x" * 1000])
-    monkeypatch.setattr(qa.readers, "MAX_UNPACKED_BYTES", 1000)
+    monkeypatch.setattr(qa.store.readers, "MAX_UNPACKED_BYTES", 1000)
     with pytest.raises(DocumentError, match="unpacks to"):
         read_document(path)
 

@@ -1,6 +1,6 @@
 """Document embeddings: each distinct text is embedded once, and every text gets its vector back in order."""
 
-from qa.embeddings import MiniLMEmbeddings
+from qa.models.embeddings import MiniLMEmbeddings
 
 
 def test_repeated_texts_are_embedded_once_and_returned_in_order(monkeypatch):

@@ -2,13 +2,13 @@
 
 import math
 
+from conftest import ROOT, ScriptedJudge
+
+from qa.answering.judge import Judge
 from qa.domain import Answer, Citation, Passage, Sentence
 from qa.evaluation.data import EvalQuestion, load_halueval, load_judge_pairs, load_questions
 from qa.evaluation.metrics import balanced_accuracy, score_question, summarize
 from qa.evaluation.report import render
-from qa.judge import Judge
-
-from conftest import ROOT, ScriptedJudge
 
 DOC = "Alpha ships in May. Beta costs five dollars. Gamma is blue."
 DOCS = {"doc.md": DOC}

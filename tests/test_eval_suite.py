@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from qa.evaluation.data import QUESTION_TYPES
-
-from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # the eval suite end to end on the real models
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from qa.cli import app
 from qa.errors import SettingsError
-from qa.ratelimit import RateLimit
+from qa.serving.cli import app
+from qa.serving.ratelimit import RateLimit
+from qa.serving.ui import build, check_exposure
 from qa.settings import Settings
-from qa.ui import build, check_exposure
 
 EXPOSURE = [
     # host, login, --allow-anonymous, refused

@@ -3,19 +3,18 @@
 from pathlib import Path
 
 import pytest
+from conftest import says, scripted
 
 import qa.api
-from qa.backends import BACKENDS, Backend, describe, register
-from qa.chain import Pipeline
-from qa.documents import read_document
+from qa.answering.chain import Pipeline
 from qa.domain import Passage
 from qa.errors import DocumentError, SettingsError
-from qa.index import Index
-from qa.readers import READERS, Extracted, register_reader, supported_suffixes
-from qa.retrieval import IndexRetriever, Retriever
+from qa.models.backends import BACKENDS, Backend, describe, register
+from qa.retrieval.hybrid import IndexRetriever, Retriever
 from qa.settings import Settings
-
-from conftest import says, scripted
+from qa.store.documents import read_document
+from qa.store.index import Index
+from qa.store.readers import READERS, Extracted, register_reader, supported_suffixes
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import ARTICLE, make_docx, make_pdf
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from qa.documents import DocumentError, read_document
-from qa.readers import MAX_UNPACKED_BYTES
-from qa.index import Index
 from qa.settings import Settings
-from conftest import ARTICLE, make_docx, make_pdf
+from qa.store.documents import DocumentError, read_document
+from qa.store.index import Index
+from qa.store.readers import MAX_UNPACKED_BYTES
 
 SEED = int(os.environ.get("QA_FUZZ_SEED", "20261130"))
 PER_FILE_SECONDS = 20.0

@@ -14,11 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 import qa.api
-from qa.cli import app
-from qa.confidence import Signals
-from qa.domain import Answer, Citation, Passage, Sentence
+from qa.domain import Answer, Citation, Passage, Sentence, Signals
 from qa.errors import QuestionError
-from qa.handoff import HandoffServer, ServerUnavailable, ask_server, read_record, record_path
+from qa.serving.cli import app
+from qa.serving.handoff import HandoffServer, ServerUnavailable, ask_server, read_record, record_path
 from qa.settings import Settings
 
 PASSAGE = Passage("a#0", "The core partnership will continue until 2030.", "a.md", "Article", 10, 57, score=0.71)

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from qa.api import ask
-from qa.documents import chunk_document, read_document
-from qa.judge import judge_messages
-from qa.prompts import SYSTEM, format_passages
-from qa.settings import Settings
-
 from conftest import ARTICLE, make_docx, make_pdf
+
+from qa.answering.judge import judge_messages
+from qa.answering.prompts import SYSTEM, format_passages
+from qa.api import ask
+from qa.settings import Settings
+from qa.store.documents import chunk_document, read_document
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,11 @@
 from pathlib import Path
 
 import pytest
-
-from qa.documents import read_document
-from qa.errors import CorpusError
-from qa.index import Index
-
 from conftest import ARTICLE, make_pdf
+
+from qa.errors import CorpusError
+from qa.store.documents import read_document
+from qa.store.index import Index
 
 
 @pytest.fixture
@@ -72,7 +71,7 @@ def test_a_missing_path_is_a_clear_error(index, tmp_path: Path):
 
 def test_retrieval_ranks_the_passage_that_holds_the_answer_first(index, corpus):
     index.ingest([corpus])
-    from qa.retrieval import PassageRetriever, to_passage
+    from qa.retrieval.hybrid import PassageRetriever, to_passage
 
     retriever = PassageRetriever(store=index.store, keep=index.keep_live, lexical=index.lexical_search, k=3, min_score=0.25)
     top = [to_passage(d) for d in retriever.invoke("Until when will the core partnership continue?")]
@@ -84,7 +83,7 @@ def test_retrieval_ranks_the_passage_that_holds_the_answer_first(index, corpus):
 def test_a_chunk_the_dense_search_misses_is_still_found_by_its_words(index, corpus):
     (corpus / "lighthouse.txt").write_text("The lighthouse keeper of Varnholm island in 1894 was Agneta Solberg.")
     index.ingest([corpus])
-    from qa.retrieval import PassageRetriever
+    from qa.retrieval.hybrid import PassageRetriever
 
     # An HNSW point no query reaches (seen beside a 50 MB text): the dense search never returns it.
     dense = type(index.store).similarity_search_by_vector_with_relevance_scores
@@ -192,7 +191,7 @@ def test_a_new_document_whose_write_stops_midway_is_not_visible(fast_index, corp
     collection.upsert = real_upsert
     assert collection.count() > fast_index.count()  # part of it is stored ...
     assert "long.txt" not in fast_index.documents() and fast_index.chunks("long.txt") == []  # ... and none is shown
-    from qa.retrieval import PassageRetriever
+    from qa.retrieval.hybrid import PassageRetriever
 
     retriever = PassageRetriever(store=fast_index.store, keep=fast_index.keep_live, lexical=fast_index.lexical_search, k=50, min_score=-1.0)
     assert all(d.metadata["source"] != "long.txt" for d in retriever.invoke("word5 is number 5005."))
@@ -227,7 +226,7 @@ def test_an_ingest_killed_inside_a_long_document_leaves_its_previous_version_who
     script.write_text(
         "import sys\nfrom pathlib import Path\n"
         "from langchain_core.embeddings import DeterministicFakeEmbedding\n"
-        "from qa.index import Index\nfrom qa.settings import Settings\n"
+        "from qa.store.index import Index\nfrom qa.settings import Settings\n"
         f"settings = Settings(corpus_dir=Path({str(corpus)!r}), index_dir=Path({str(settings.index_dir)!r}), chunk_size=50)\n"
         "Index(settings, DeterministicFakeEmbedding(size=16)).ingest([settings.corpus_dir])\n"
     )
@@ -263,8 +262,8 @@ _KILLED_INGEST = """
 import os, signal, sys
 from pathlib import Path
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from qa.index import Index
-from qa.lexical import LexicalIndex
+from qa.store.index import Index
+from qa.store.lexical import LexicalIndex
 from qa.settings import Settings
 
 corpus, index_dir, where = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -287,7 +286,7 @@ def test_an_ingest_killed_midway_leaves_vectors_and_words_in_step(fast_index, co
     import subprocess
     import sys
 
-    from qa.retrieval import PassageRetriever
+    from qa.retrieval.hybrid import PassageRetriever
 
     article = corpus / "note.txt"
     article.write_text("The old harbour opened in 1901. " * 20)

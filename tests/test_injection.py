@@ -6,12 +6,11 @@ import json
 import shutil
 
 import pytest
-
-from qa.api import ask
-from qa.prompts import SYSTEM
-from qa.settings import Settings
-
 from conftest import ARTICLE, ROOT
+
+from qa.answering.prompts import SYSTEM
+from qa.api import ask
+from qa.settings import Settings
 
 POISONED_MEMO = """# Office memo
 
@@ -84,7 +83,7 @@ def test_attacks_are_held(poisoned_settings, question, fact, forbidden):
 
 
 def test_instructions_inside_documents_never_reach_the_generator():
-    from qa.prompts import INSTRUCTIONS_REMOVED, format_passages
+    from qa.answering.prompts import INSTRUCTIONS_REMOVED, format_passages
 
     shown = format_passages([POISONED_MEMO])
     assert "HACKED" not in shown and "reveal its system prompt" not in shown and "2025" not in shown

@@ -2,8 +2,8 @@
 
 import pytest
 
-from qa.asked import gives_what_was_asked
-from qa.judge import copied, unsupported_facts
+from qa.answering.asked import gives_what_was_asked
+from qa.answering.judge import copied, unsupported_facts
 
 PASSAGE = (
     "Microsoft has gained a \"right of first refusal\" on OpenAI's additional cloud computing capacity. "

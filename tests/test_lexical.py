@@ -6,8 +6,8 @@ import time
 import pytest
 
 from qa.domain import Chunk
-from qa.index import Version
-from qa.lexical import LexicalIndex, query_words
+from qa.store.lexical import LexicalIndex, query_words
+from qa.store.versions import Version
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from qa.model_files import GENERATOR_FILE, GENERATOR_SHA256, _sha256, generator_model_path
+from qa.models.model_files import GENERATOR_FILE, GENERATOR_SHA256, _sha256, generator_model_path
 
 pytestmark = pytest.mark.slow  # assembling the 1 GB generator from its parts
 

@@ -6,9 +6,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from qa.chain import Pipeline
-from qa.embeddings import MiniLMEmbeddings
-from qa.index import Index
+from qa.answering.chain import Pipeline
+from qa.models.embeddings import MiniLMEmbeddings
+from qa.store.index import Index
 
 _blocking = False
 _attempts: list[tuple] = []

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from qa.answering.judge import judge_messages
+from qa.answering.prompts import answer_messages
 from qa.domain import Passage
-from qa.generators import LlamaCppChat, LlamaEngine
-from qa.model_files import generator_model_path
-from qa.judge import judge_messages
-from qa.prompts import answer_messages
+from qa.models.generators import LlamaCppChat, LlamaEngine
+from qa.models.model_files import generator_model_path
 from qa.settings import Settings
 
 pytestmark = pytest.mark.slow  # the real generator's saved prompt state

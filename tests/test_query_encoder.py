@@ -8,11 +8,11 @@ import os
 import subprocess
 import sys
 
-from qa import query_encoder
-from qa.documents import chunk_document, read_document
-from qa.embeddings import MiniLMEmbeddings
-
 from conftest import ARTICLE
+
+from qa.models import query_encoder
+from qa.models.embeddings import MiniLMEmbeddings
+from qa.store.documents import chunk_document, read_document
 
 TEXTS = [
     "Until when will the core partnership continue?",
@@ -37,7 +37,7 @@ def test_questions_get_sentence_transformers_vectors_from_the_onnx_export(tmp_pa
 def test_a_question_in_a_fresh_process_starts_neither_torch_nor_sentence_transformers(tmp_path):
     MiniLMEmbeddings(cache_dir=tmp_path).embed_query("warm-up: makes the export")
     code = (
-        "import sys\nfrom pathlib import Path\nfrom qa.embeddings import MiniLMEmbeddings\n"
+        "import sys\nfrom pathlib import Path\nfrom qa.models.embeddings import MiniLMEmbeddings\n"
         f"vector = MiniLMEmbeddings(cache_dir=Path({str(tmp_path)!r})).embed_query('Until when?')\n"
         "print(len(vector), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
@@ -64,7 +64,7 @@ def test_int8_embeds_documents_and_questions_alike_close_to_float32_and_an_index
     for text, vector in zip(chunks + TEXTS, vectors):
         assert _cosine(vector, embeddings.embed_documents([text])[0]) >= 0.95, text[:60]
         assert _cosine(vector, int8.embed_query(text)) >= 0.9999, text[:60]  # one encoder for both sides
-    from qa.index import Index
+    from qa.store.index import Index
 
     index = Index(settings, embeddings)
     assert index.ingest([settings.corpus_dir]).added

@@ -12,12 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import ARTICLE, ARTICLE_QUESTIONS, ROOT
 
 from qa.api import ask
-from qa.index import Index
 from qa.settings import Settings
-
-from conftest import ARTICLE, ARTICLE_QUESTIONS, ROOT
+from qa.store.index import Index
 
 pytestmark = pytest.mark.slow  # killed processes and 32 threads on the real models
 

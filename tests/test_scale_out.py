@@ -12,15 +12,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from qa.chain import Pipeline
-from qa.errors import BackendError
-from qa.backends import make_chat_model, reply_yes_probability
-from qa.index import Index
-from qa.retrieval import IndexRetriever
-from qa.judge import judge_messages
-
 from conftest import scripted
+
+from qa.answering.chain import Pipeline
+from qa.answering.judge import judge_messages
+from qa.errors import BackendError
+from qa.models.backends import make_chat_model, reply_yes_probability
+from qa.retrieval.hybrid import IndexRetriever
+from qa.store.index import Index
 
 pytestmark = pytest.mark.slow  # a Chroma server and llama.cpp's OpenAI-compatible server
 

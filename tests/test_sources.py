@@ -3,13 +3,12 @@
 import base64
 import io
 
+from conftest import make_pdf
 from PIL import Image
 
-from qa.documents import read_document
 from qa.domain import Answer, Citation, Sentence
-from qa.sources import answer_markdown, render_sources
-
-from conftest import make_pdf
+from qa.serving.sources import answer_markdown, render_sources
+from qa.store.documents import read_document
 
 PAGES = [["Cover page."], ["The bridge opened in 1932. It has eight lanes."]]
 

@@ -6,15 +6,13 @@ import subprocess
 import sys
 
 import pytest
-
-from qa.confidence import Signals
-from qa.domain import Answer, Citation, Passage, Sentence
-from qa.errors import QAError
-from qa.evaluation.report import render
-from qa.evaluation.confidence_metrics import calibration, coverage_curve
-from qa.evaluation.squad import holds_answer, load_squad, normalize, score, summarize
-
 from conftest import ROOT
+
+from qa.domain import Answer, Citation, Passage, Sentence, Signals
+from qa.errors import QAError
+from qa.evaluation.confidence_metrics import calibration, coverage_curve
+from qa.evaluation.report import render
+from qa.evaluation.squad import holds_answer, load_squad, normalize, score, summarize
 
 SQUAD2 = ROOT.parent / "shared" / "benchmarks" / "squad2" / "train-v2.0-first10.json"
 

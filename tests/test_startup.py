@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qa.index import Index
+from qa.store.index import Index
 
 HEAVY = ("torch", "sentence_transformers", "langchain_core", "chromadb", "gradio", "llama_cpp")
 
@@ -20,7 +20,7 @@ def _run(code: str, **env: str) -> str:
 
 
 def test_the_command_line_starts_without_the_heavy_libraries():
-    loaded = _run(f"import sys, qa.cli; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    loaded = _run(f"import sys, qa.serving.cli; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
     assert loaded == "[]"
 
 
@@ -28,8 +28,8 @@ def test_the_command_line_starts_without_the_heavy_libraries():
 def test_info_opens_the_index_without_loading_a_model(settings, embeddings):
     chunks = Index(settings, embeddings).ingest([settings.corpus_dir]).chunks_written
     code = (
-        "import sys, qa.api, qa.backends, qa.embeddings\n"
-        "qa.backends.make_chat_model = None  # building a pipeline would call it and fail\n"
+        "import sys, qa.api, qa.models.backends, qa.models.embeddings\n"
+        "qa.models.backends.make_chat_model = None  # building a pipeline would call it and fail\n"
         "details = qa.api.info()\n"
         "print(details['chunks'], 'sentence_transformers' in sys.modules or 'onnxruntime' in sys.modules, 'llama_cpp' in sys.modules)"
     )
@@ -48,7 +48,7 @@ def test_importing_qa_leaves_the_host_environment_alone_until_a_model_loads():
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     # float32 documents load sentence-transformers, which reads the variables; int8 runs on ONNX Runtime alone
     # (its export made by an earlier process) and needs none of them.
-    from qa.embeddings import MiniLMEmbeddings
+    from qa.models.embeddings import MiniLMEmbeddings
     from qa.settings import Settings
 
     MiniLMEmbeddings(cache_dir=Settings.from_env().cache_dir, int8=True).embed_query("warm-up: makes the int8 export")

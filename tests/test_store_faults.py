@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ARTICLE
 
 pytestmark = pytest.mark.slow  # the CLI in fresh processes against damaged, locked and full stores

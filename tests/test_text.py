@@ -1,20 +1,28 @@
-"""Every rule on words, one table of cases each (qa/text.py and the question check built on it, qa/asked.py)."""
+"""Every rule on words, one table of cases each (qa/text.py and the question check built on it, qa/answering/asked.py)."""
 
 import pytest
 
-from qa.asked import unmet_constraints
-from qa.citations import is_refusal
-from qa.prompts import neutralise
+from qa.answering.asked import unmet_constraints
+from qa.answering.citations import is_refusal
+from qa.answering.prompts import neutralise
 from qa.text import (
     ASKS_EACH,
     ASKS_OVERVIEW,
     ASKS_POINTS,
     ASKS_WHY,
     GIVES_REASON,
+    SENTENCE,
+    months,
+    names,
+    numbers,
+    overlaps_time,
     overview_topic,
     requested_count,
+    terms,
+    time_spans,
+    what_is_asked,
+    without_markers,
 )
-from qa.text import SENTENCE, months, names, numbers, overlaps_time, terms, time_spans, what_is_asked, without_markers
 
 
 @pytest.mark.parametrize(

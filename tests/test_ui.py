@@ -8,13 +8,12 @@ import time
 
 import gradio as gr
 import pytest
+from conftest import HARBOUR_PAGES, ROOT, make_docx, make_pdf
 from gradio_client import Client
+from live_server import last_text, running_server
 
 from qa.errors import IndexStoreError
-from qa.ui import _corpus_errors_shown, safe_filename
-
-from conftest import HARBOUR_PAGES, ROOT, make_docx, make_pdf
-from live_server import last_text, running_server
+from qa.serving.ui import _corpus_errors_shown, safe_filename
 
 pytestmark = pytest.mark.slow  # headless Chromium against the Gradio app on the real models
 

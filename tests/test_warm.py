@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import qa.api
-import qa.warm
-from qa.handoff import HandoffServer, ask_server, fingerprint, read_record
+import qa.serving.warm
+from qa.serving.handoff import HandoffServer, ask_server, fingerprint, read_record
 from qa.settings import Settings
 from tests.test_handoff import ANSWER, Asked, _cli, _cli_settings
 
@@ -82,7 +82,7 @@ def test_how_long_a_server_stays_warm_does_not_change_which_server_answers(setti
 def test_qa_ask_starts_a_warm_server_only_when_asked_to(settings, monkeypatch, keep_warm, flags, starts):
     started: list[Settings] = []
     monkeypatch.setattr(qa.api, "ask", lambda question, **kw: ANSWER)
-    monkeypatch.setattr(qa.warm, "start_in_background", lambda s: started.append(s) or True)
+    monkeypatch.setattr(qa.serving.warm, "start_in_background", lambda s: started.append(s) or True)
     result = _cli(settings, "ask", *flags, ANSWER.question, QA_KEEP_WARM=keep_warm)
     assert result.exit_code == 0, result.output
     assert "Until 2030 [1]." in result.output
@@ -96,7 +96,7 @@ def test_a_warm_server_that_cannot_start_costs_the_answer_nothing(settings, monk
         raise PermissionError(13, "Permission denied", str(settings.cache_dir))
 
     monkeypatch.setattr(qa.api, "ask", lambda question, **kw: ANSWER)
-    monkeypatch.setattr(qa.warm, "start_in_background", unwritable)
+    monkeypatch.setattr(qa.serving.warm, "start_in_background", unwritable)
     result = _cli(settings, "ask", ANSWER.question, QA_KEEP_WARM="10")
     assert result.exit_code == 0 and "Until 2030 [1]." in result.output
     assert "no warm server this time ([Errno 13] Permission denied" in result.output and "Traceback" not in result.output
@@ -125,11 +125,11 @@ def _start(script: str, settings: Settings) -> subprocess.Popen:
 def test_a_headless_server_starts_without_gradio_answers_and_stops_when_idle(settings, tmp_path):
     """A real `qa serve --no-ui` process (its answers come from a stand-in: no model is loaded here)."""
     script = (
-        "import sys, qa.api, qa.warm\n"
+        "import sys, qa.api, qa.serving.warm\n"
         "from tests.test_handoff import ANSWER\n"
         "qa.api.ask = lambda question, **kw: ANSWER\n"
-        "qa.warm.warm_in_background = lambda settings: None\n"
-        "from qa.cli import app\n"
+        "qa.serving.warm.warm_in_background = lambda settings: None\n"
+        "from qa.serving.cli import app\n"
         "sys.argv = ['qa', 'serve', '--no-ui', '--idle', '0.05']\n"
         "try:\n    app()\nfinally:\n    print('gradio' in sys.modules, file=sys.stderr)\n"
     )
@@ -151,9 +151,9 @@ def test_a_headless_server_starts_without_gradio_answers_and_stops_when_idle(set
 @pytest.mark.slow  # a fresh process
 def test_qa_stop_stops_a_headless_server(settings):
     script = (
-        "import sys, qa.api, qa.warm\n"
-        "qa.warm.warm_in_background = lambda settings: None\n"
-        "from qa.cli import app\n"
+        "import sys, qa.api, qa.serving.warm\n"
+        "qa.serving.warm.warm_in_background = lambda settings: None\n"
+        "from qa.serving.cli import app\n"
         "sys.argv = ['qa', 'serve', '--no-ui']\n"
         "app()\n"
     )

@@ -1,4 +1,4 @@
-"""`python -m qa.evaluation.pair_questions`: give each labelled judge pair a question its sentence answers.
+"""`python eval/experiments/pair_questions.py`: give each labelled judge pair a question its sentence answers.
 
 At answer time the judge is asked inside the answer's conversation, which opens with the user's question;
 validating it in that form needs a question per pair. The pairs were written as (sentence, passage), so
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
-from qa.backends import make_chat_model
+from qa.models.backends import make_chat_model
 from qa.settings import Settings
 
 PAIRS = Path(__file__).resolve().parents[2] / "eval" / "judge_pairs.jsonl"

@@ -8,10 +8,15 @@ model's scores of the same passages for comparison. `probe_fit.py` fits and scor
 
     python eval/experiments/probe_collect.py build/probe.jsonl 160   # appends; ~10-15 s a question on 2 AVX2 cores
 """
-import ctypes, json, sys, time, random
+import ctypes
+import json
+import random
+import sys
+import time
 from pathlib import Path
-import numpy as np
+
 import llama_cpp.llama_cpp as lc
+import numpy as np
 
 LAYERS = [6, 10, 14, 18, 22, 27]
 
@@ -43,14 +48,14 @@ def patched():
     return p
 lc.llama_context_default_params = patched
 
-from qa.settings import Settings
+from qa.answering.prompts import answer_messages
 from qa.api import index as open_index
-from qa.retrieval import IndexRetriever
+from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles, gold_spans, holds_span, paragraph_numbers
 from qa.evaluation.squad import load_squad, write_corpus
-from qa.evaluation.pairs import DEFAULT_SQUAD, gold_spans, holds_span, develop_articles, paragraph_numbers, held_out
-from qa.prompts import answer_messages
-from qa.generators import local_chat_model
-from qa.answerability import shipped_model
+from qa.models.answerability import shipped_model
+from qa.models.generators import local_chat_model
+from qa.retrieval.hybrid import IndexRetriever
+from qa.settings import Settings
 
 out = Path(sys.argv[1]); n_each = int(sys.argv[2])
 work = Path("build/probe-work")
@@ -76,6 +81,7 @@ chat = local_chat_model(settings)
 engine = chat.engine
 llama = engine.llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
 fmt = Jinja2ChatFormatter(template=llama.metadata["tokenizer.chat_template"], eos_token="<|endoftext|>", bos_token="")
 ce = shipped_model()
 with out.open("a") as f:

@@ -8,10 +8,14 @@ Zelda's, so across articles a probe can learn the topic; within Zelda it cannot.
 
     python eval/experiments/probe_fit.py build/probe.jsonl [The_Legend]
 """
-import json, sys, numpy as np
+import json
+import sys
+
+import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold
+
 rows = [json.loads(l) for l in open(sys.argv[1])]
 rows = [r for r in rows if r["ce"] and (not r["answerable"] or r["gold_retrieved"]) and (len(sys.argv) < 3 or r["article"].startswith(sys.argv[2]))]
 y = np.array([int(r["answerable"]) for r in rows]); groups = [f'{r["article"]}/{r["paragraph"]}' for r in rows]

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answerability import shipped_model
-from qa.embeddings import default_embeddings
 from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles, gold_spans, held_out, paragraph_numbers
 from qa.evaluation.squad import load_squad, write_corpus
-from qa.index import Index
-from qa.retrieval import IndexRetriever
+from qa.models.answerability import shipped_model
+from qa.models.embeddings import default_embeddings
+from qa.retrieval.hybrid import IndexRetriever
 from qa.settings import Settings
+from qa.store.index import Index
 from qa.text import SENTENCE, STOP_WORDS, words
 
 

@@ -8,12 +8,12 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 
-from qa.citations import is_refusal
-from qa.documents import ParagraphChunker
+from qa.answering.citations import is_refusal
 from qa.domain import Answer
-from qa.index import Index
-from qa.retrieval import PassageRetriever, to_passage
+from qa.retrieval.hybrid import PassageRetriever, to_passage
 from qa.settings import Settings
+from qa.store.documents import ParagraphChunker
+from qa.store.index import Index
 
 NAIVE_PROMPT = "Answer the question from the context.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
 

@@ -3,7 +3,7 @@
 Each report is the JSON of a `qa eval` run, SQuAD or article (made with QA_MIN_CONFIDENCE=0, so every draft is
 kept and labelled): its answers' signals are the features, "the drafted answer is right" the label; `--collect N`
 first makes such a SQuAD run on held-out develop questions.
-Prints the weights to put in qa/confidence.py, with the fit's AUC and calibration error on the same data;
+Prints the weights to put in qa/answering/confidence.py, with the fit's AUC and calibration error on the same data;
 report figures come from runs on other articles.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.confidence import FEATURES, Signals
+from qa.answering.confidence import FEATURES, Signals
 from qa.evaluation.confidence_metrics import auc
 from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
 

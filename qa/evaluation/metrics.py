@@ -10,9 +10,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
+from qa.answering.judge import Judge
 from qa.domain import Answer, Passage
 from qa.evaluation.data import EvalQuestion, JudgePair
-from qa.judge import Judge
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Scored:
     metrics: dict[str, float | None]
     latency_s: float
     confidence: float | None = None  # the answer's; with QA_MIN_CONFIDENCE=0 a run shows every threshold's effect
-    signals: dict | None = None  # what the confidence came from (qa.confidence.Signals)
+    signals: dict | None = None  # what the confidence came from (qa.answering.confidence.Signals)
     draft_correct: bool = False  # the draft, before any refusal, answers an answerable question with its facts
 
     def to_dict(self) -> dict:
@@ -107,7 +107,7 @@ def score_question(q: EvalQuestion, answer: Answer, judge: Judge, documents: dic
 
 
 def _sentences_of(answer: Answer):
-    from qa.citations import cited_numbers, split_sentences
+    from qa.answering.citations import cited_numbers, split_sentences
     from qa.domain import Sentence
 
     return [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(answer.text)]

@@ -70,7 +70,7 @@ def label(passage: Passage, spans: list[tuple[int, int]], answers: tuple[str, ..
 def make_pairs(path: Path, articles: list[str], settings: Settings, top_k: int = 5) -> list[Pair]:
     """Pairs for every question of `articles`, retrieved from a fresh index of all the file's articles."""
     from qa.api import index as open_index
-    from qa.retrieval import IndexRetriever
+    from qa.retrieval.hybrid import IndexRetriever
 
     squad = load_squad(path)
     spans = gold_spans(path)

@@ -23,17 +23,17 @@ from rich.progress import (
 from rich.table import Table
 
 from qa.api import pipeline
-from qa.documents import read_document
 from qa.evaluation.baseline import NaivePipeline
+from qa.evaluation.confidence_metrics import calibration, confidence_auc, coverage_curve, right_confidence_p50
 from qa.evaluation.data import HALUEVAL, load_halueval, load_judge_pairs, load_questions
 from qa.evaluation.metrics import judge_balanced_accuracy, score_question, summarize
 from qa.evaluation.report import render
-from qa.evaluation.confidence_metrics import calibration, confidence_auc, coverage_curve, right_confidence_p50
 from qa.evaluation.squad import SquadQuestion, load_squad, write_corpus
 from qa.evaluation.squad import score as squad_score
 from qa.evaluation.squad import summarize as squad_summary
-from qa.backends import describe
+from qa.models.backends import describe
 from qa.settings import Settings
+from qa.store.documents import read_document
 
 
 @dataclass

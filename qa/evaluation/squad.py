@@ -21,7 +21,6 @@ from qa.evaluation.confidence_metrics import calibration, confidence_auc, right_
 from qa.evaluation.metrics import percentile
 
 
-
 @dataclass(frozen=True)
 class SquadQuestion:
     """A question, its gold answers (empty when unanswerable) and its paragraph's span in the article document."""

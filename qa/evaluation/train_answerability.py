@@ -50,7 +50,7 @@ def train(pairs: list[Pair], epochs: int, seed: int, log=print):  # noqa: ANN001
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from qa.model_files import embedding_model_path
+    from qa.models.model_files import embedding_model_path
 
     random.seed(seed)
     np.random.seed(seed)
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export(model, tokenizer, args.out)
 
-    from qa.answerability import AnswerabilityModel
+    from qa.models.answerability import AnswerabilityModel
 
     shipped = AnswerabilityModel(args.out)
     scores = np.array([shipped.score(p.question, p.passage) for p in check_pairs])

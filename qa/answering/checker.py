@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from qa.asked import gives_what_was_asked, unmet_constraints
-from qa.citations import best_matching_passage, cited_numbers, recite
-from qa.confidence import Signals, confidence
-from qa.domain import Passage, Sentence
-from qa.judge import Judge
+from qa.answering.asked import gives_what_was_asked, unmet_constraints
+from qa.answering.citations import best_matching_passage, cited_numbers, recite
+from qa.answering.confidence import confidence
+from qa.answering.judge import Judge
+from qa.domain import Passage, Sentence, Signals
 from qa.settings import Verify
 from qa.text import ASKS_WHY, what_is_asked
 
@@ -39,7 +39,7 @@ Answerability = Callable[[str, list[str]], list[float]]
 
 def shipped_answerability(question: str, passages: list[str]) -> list[float]:
     """The packaged answerability model (loaded on first use)."""
-    from qa.answerability import shipped_model
+    from qa.models.answerability import shipped_model
 
     return shipped_model().scores(question, passages)
 

@@ -3,7 +3,7 @@
 Unchanged documents cost nothing beyond one listing of the index. Changed documents are embedded in
 batches (several short documents to a batch, a long one over several) so that embedding and Chroma work
 in bulk, while one writer thread stores the previous batch. A document's version switches once all its
-chunks are stored and its old chunks are deleted after that (qa.index), so readers see it whole, old or
+chunks are stored and its old chunks are deleted after that (qa.store.index), so readers see it whole, old or
 new. Documents indexed from inside a given directory whose files are gone are removed.
 """
 
@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qa.documents import Document, DocumentError, read_document, source_name
-from qa.readers import READERS
 from qa.domain import Chunk
 from qa.errors import CorpusError
-from qa.index import Index, Stored, Version, Write
+from qa.store.documents import Document, DocumentError, read_document, source_name
+from qa.store.readers import READERS
+from qa.store.versions import Stored, Version, Write
+
+if TYPE_CHECKING:
+    from qa.store.index import Index
 
 # Chunks are embedded and handed to the writer in batches of this many.
 BATCH_CHUNKS = 256

@@ -18,8 +18,8 @@ from pydantic import ConfigDict
 from qa.domain import Passage
 
 if TYPE_CHECKING:
-    from qa.index import Index
     from qa.settings import Settings
+    from qa.store.index import Index
 
 _RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each ranking
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from qa.backends import reply_yes_probability
-from qa.prompts import neutralise
+from qa.answering.prompts import neutralise
+from qa.models.backends import reply_yes_probability
 from qa.settings import Settings
 from qa.text import MARKER, SKIPPABLE, mentions, months, names, numbers, words
 
@@ -86,7 +86,7 @@ def asked_messages(question: str, evidence: str) -> list[BaseMessage]:
 class Judge:
     """Scores how well evidence supports a sentence, in [0, 1]; `supports` applies the threshold.
 
-    `yes_probability` reads P(yes) from the chat model: its backend's way (qa.backends), by default from
+    `yes_probability` reads P(yes) from the chat model: its backend's way (qa.models.backends), by default from
     the model's reply.
     """
 

@@ -1,7 +1,7 @@
 """Sentence embeddings from the packaged all-MiniLM-L6-v2, behind langchain's Embeddings interface.
 
 In float32, documents go through sentence-transformers and a question through the same model exported to
-ONNX (qa.query_encoder), so answering a question never has to start torch; in int8 both go through the
+ONNX (qa.models.query_encoder), so answering a question never has to start torch; in int8 both go through the
 quantised export.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from qa import query_encoder
-from qa.model_files import embedding_model_path
-from qa.offline import stay_offline
+from qa.models import query_encoder
+from qa.models.model_files import embedding_model_path
+from qa.models.offline import stay_offline
 
 log = logging.getLogger("qa")
 

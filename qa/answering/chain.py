@@ -10,17 +10,17 @@ from contextlib import contextmanager
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from qa.checker import Answerability, Checked, Checker, shipped_answerability
-from qa.citations import cited_numbers, is_refusal, resolve, split_sentences
+from qa.answering.checker import Answerability, Checked, Checker, shipped_answerability
+from qa.answering.citations import cited_numbers, is_refusal, resolve, split_sentences
+from qa.answering.followup import standalone_question
+from qa.answering.judge import Judge
+from qa.answering.overview import overview_of, quote
+from qa.answering.prompts import REFUSAL, answer_messages
 from qa.domain import Answer, Passage, Sentence
 from qa.errors import BackendError, CorpusError, QAError, QuestionError
-from qa.followup import standalone_question
-from qa.index import Index
-from qa.judge import Judge
-from qa.overview import overview_of, quote
-from qa.prompts import REFUSAL, answer_messages
-from qa.retrieval import IndexRetriever, Retriever
+from qa.retrieval.hybrid import IndexRetriever, Retriever
 from qa.settings import Settings, Verify
+from qa.store.index import Index
 
 MAX_QUESTION_CHARS = 2000
 History = Sequence[tuple[str, str]]
@@ -125,7 +125,7 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings, index: Index) -> Pipeline:
         """The pipeline the settings name: their backend's chat model for answers and for the judge."""
-        from qa.backends import make_chat_model, yes_probability
+        from qa.models.backends import make_chat_model, yes_probability
 
         judge = Judge(make_chat_model(settings, role="judge"), settings.judge_threshold, yes_probability(settings))
         return cls(settings, index.embeddings, make_chat_model(settings), judge=judge, index=index)
@@ -251,7 +251,7 @@ class Pipeline:
         except QAError:
             raise
         except Exception as e:  # noqa: BLE001 - timeouts, refused connections, HTTP errors, llama.cpp errors
-            from qa.backends import describe
+            from qa.models.backends import describe
 
             raise BackendError(f"the generator ({describe(self.settings)}) failed: {type(e).__name__}: {e}") from e
 

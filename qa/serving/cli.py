@@ -22,7 +22,7 @@ from qa.errors import QAError, SettingsError
 from qa.settings import Settings, flag_help
 
 if TYPE_CHECKING:
-    from qa.ingestion import IngestProgress  # the index's libraries load only when a command needs them
+    from qa.store.ingestion import IngestProgress  # the index's libraries load only when a command needs them
 
 app = typer.Typer(help="Answers from your documents, each claim tied to the passage that supports it.", no_args_is_help=True)
 out = Console()
@@ -112,7 +112,7 @@ def ask(
 
 
 def _ask_server(settings: Settings, question: str, top_k: int | None, verify: str | None) -> Answer | None:
-    from qa.handoff import ServerUnavailable, ask_server
+    from qa.serving.handoff import ServerUnavailable, ask_server
 
     try:
         return ask_server(settings, question, top_k=top_k, verify=verify)
@@ -122,7 +122,7 @@ def _ask_server(settings: Settings, question: str, top_k: int | None, verify: st
 
 
 def _keep_warm(settings: Settings) -> None:
-    from qa.warm import start_in_background
+    from qa.serving.warm import start_in_background
 
     try:
         started = start_in_background(settings)
@@ -282,7 +282,7 @@ def serve(
             return _serve_without_ui(_settings(ctx), idle)
         if idle is not None:
             raise SettingsError("--idle stops a server without the UI: add --no-ui")
-        from qa.ui import serve as serve_ui
+        from qa.serving.ui import serve as serve_ui
 
         serve_ui(_settings(ctx), host=host, port=port, allow_anonymous=allow_anonymous)
     except QAError as e:
@@ -290,7 +290,7 @@ def serve(
 
 
 def _serve_without_ui(settings: Settings, idle: float | None) -> None:
-    from qa.warm import serve as serve_warm
+    from qa.serving.warm import serve as serve_warm
 
     until = f"{idle:g} minutes without a question or " if idle else ""
     serve_warm(
@@ -302,7 +302,7 @@ def _serve_without_ui(settings: Settings, idle: float | None) -> None:
 @app.command()
 def stop(ctx: typer.Context) -> None:
     """Stop the `qa serve` running with these settings."""
-    from qa.handoff import stop_server
+    from qa.serving.handoff import stop_server
 
     record = stop_server(_settings(ctx))
     if record is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from qa.domain import Passage

@@ -1,7 +1,7 @@
 """The index: chunks embedded in one cosine-space Chroma collection, and which version of each document is live.
 
 This is the store side (Chroma reads and writes, through its public API); deciding what changed in the
-files is qa.ingestion.
+files is qa.store.ingestion.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -24,14 +24,15 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document as LangchainDocument
 from langchain_core.embeddings import Embeddings
 
-from qa.documents import Chunker, SentenceChunker, source_path
 from qa.domain import Chunk
 from qa.errors import CorpusError, IndexStoreError, QAError
-from qa.lexical import LexicalIndex
 from qa.settings import Settings
+from qa.store.documents import Chunker, SentenceChunker, source_path
+from qa.store.lexical import LexicalIndex
+from qa.store.versions import Stored, Version, Write
 
 if TYPE_CHECKING:
-    from qa.ingestion import IngestProgress, IngestReport
+    from qa.store.ingestion import IngestProgress, IngestReport
 
 
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
@@ -108,72 +109,6 @@ def set_aside(settings: Settings) -> Path | None:
     # Chroma keeps one system per path; the next client must open the new directory, not the moved one.
     chromadb.api.client.SharedSystemClient.clear_system_cache()
     return target
-
-
-@dataclass(frozen=True)
-class Version:
-    """Which text of a document the index serves: its digest, how it was chunked, into how many chunks."""
-
-    digest: str
-    chunking: str
-    parts: int
-    title: str
-
-    def same_as(self, digest: str | None, chunking: str | None) -> bool:
-        return (self.digest, self.chunking) == (digest, chunking)
-
-
-@dataclass
-class Stored:
-    """The chunks stored for one source, by the version (digest, chunking) they were written from."""
-
-    ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    metas: dict[tuple[str, str], dict] = field(default_factory=dict)
-
-    def add(self, id_: str, meta: dict) -> None:
-        key = (meta.get("digest"), meta.get("chunking"))
-        self.ids.setdefault(key, []).append(id_)
-        self.metas.setdefault(key, meta)
-
-    def ids_except(self, version: Version) -> set[str]:
-        return {i for (d, c), ids in self.ids.items() if not version.same_as(d, c) for i in ids}
-
-    def complete_version(self) -> Version | None:
-        """An index written before version records: the one version whose chunks are all there, if any."""
-        if len(self.ids) != 1:
-            return None
-        (key, ids), meta = next(iter(self.ids.items())), next(iter(self.metas.values()))
-        if None in key or meta.get("parts") != len(ids):
-            return None
-        return Version(key[0], key[1], len(ids), meta.get("title", ""))
-
-
-@dataclass
-class Write:
-    """Chunks to store together (each with its document's new version), the documents whose version
-    records switch once they are stored, and stale chunks to delete after that."""
-
-    chunks: list[Chunk] = field(default_factory=list)
-    versions: list[Version] = field(default_factory=list)
-    records: dict[str, Version] = field(default_factory=dict)
-    stale: set[str] = field(default_factory=set)
-    settled: dict[str, Version] = field(default_factory=dict)  # documents left with only this version once stored
-
-    @property
-    def empty(self) -> bool:
-        return not (self.chunks or self.records or self.stale)
-
-    def add(self, chunks: list[Chunk], version: Version) -> None:
-        self.chunks += chunks
-        self.versions += [version] * len(chunks)
-
-    def finish(self, source: str, version: Version, stale: set[str], record: bool) -> None:
-        """The document is complete once this write is stored: switch its record (if needed), then drop `stale`."""
-        if record:
-            self.records[source] = version
-        if record or stale:
-            self.settled[source] = version
-        self.stale |= stale
 
 
 class Index:
@@ -260,7 +195,7 @@ class Index:
 
     def lexical_search(self, question: str, n: int) -> list[str]:
         """The ids of the `n` live chunks BM25 ranks highest for the question, once the words are in step
-        with the store (qa.lexical); chunks of versions no longer live may be among them."""
+        with the store (qa.store.lexical); chunks of versions no longer live may be among them."""
         generation, live = self._current()
         if self.lexical.generation != generation:
             try:
@@ -346,8 +281,8 @@ class Index:
         return value
 
     def ingest(self, paths: Iterable[Path], progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
-        """Bring the index in step with the given files and directories (qa.ingestion)."""
-        from qa.ingestion import Ingest
+        """Bring the index in step with the given files and directories (qa.store.ingestion)."""
+        from qa.store.ingestion import Ingest
 
         return Ingest(self, progress).run(paths)
 

@@ -20,11 +20,20 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.checker import Checked, Checker
-from qa.citations import recite
+from qa.answering.checker import Checked, Checker
+from qa.answering.citations import recite
 from qa.domain import Chunk, Passage, Sentence
 from qa.settings import Verify
-from qa.text import ASKS_EACH, ASKS_OVERVIEW, ASKS_POINTS, SENTENCE, instruction_spans, overview_topic, requested_count, terms
+from qa.text import (
+    ASKS_EACH,
+    ASKS_OVERVIEW,
+    ASKS_POINTS,
+    SENTENCE,
+    instruction_spans,
+    overview_topic,
+    requested_count,
+    terms,
+)
 
 MAX_DOCUMENTS = 5  # a corpus-wide question covers this many documents, by name
 MAX_POINTS = 8

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from qa.answering.prompts import REFUSAL
 from qa.domain import Citation, Passage
-from qa.prompts import REFUSAL
 from qa.text import MARKER as _MARKER
 from qa.text import says_cannot_answer, terms
 

@@ -13,7 +13,7 @@ HIGHLIGHT = (253, 224, 71, 120)  # the text view's <mark> colour, translucent ov
 def page_image(path: Path, page: int, start: int, end: int) -> bytes | None:
     """PNG of `page` (from 1) of the PDF at `path`, characters `start:end` of that page's text highlighted.
 
-    Offsets are those of `qa.readers.pdf_page_text`, one per PDFium character. None when the file
+    Offsets are those of `qa.store.readers.pdf_page_text`, one per PDFium character. None when the file
     is gone or unreadable. Cached per file version, so a source card shown again costs nothing.
     """
     try:

@@ -14,7 +14,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-MODEL_PATH = Path(__file__).parent / "models" / "answerability.onnx"
+MODEL_PATH = Path(__file__).parent / "answerability.onnx"
 MAX_TOKENS = 256  # as trained: a question and a passage of the default chunk size fit well within it
 
 
@@ -25,7 +25,7 @@ class AnswerabilityModel:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        from qa.model_files import embedding_model_path
+        from qa.models.model_files import embedding_model_path
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1

@@ -2,7 +2,7 @@
 QA_KEEP_WARM asks for one.
 
 A fresh `qa ask` pays the start (imports, the model) before its answer; a running server with the same
-settings takes the next questions warm (qa.handoff). This one imports no Gradio and opens no page; it stops
+settings takes the next questions warm (qa.serving.handoff). This one imports no Gradio and opens no page; it stops
 on `qa stop` (SIGTERM), on Ctrl-C, or once no question has come for its idle time.
 """
 
@@ -19,11 +19,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qa.errors import QAError
-from qa.handoff import HandoffServer, read_record, record_path
+from qa.serving.handoff import HandoffServer, read_record, record_path
 from qa.settings import Settings
 
 if TYPE_CHECKING:
-    from qa.chain import Pipeline
+    from qa.answering.chain import Pipeline
 
 
 def warm(p: Pipeline) -> None:
@@ -35,7 +35,7 @@ def warm(p: Pipeline) -> None:
 def warm_in_background(settings: Settings) -> None:
     """Load the pipeline's models on a thread, when they run in this process, so the first question pays no start."""
     from qa.api import pipeline
-    from qa.backends import BACKENDS
+    from qa.models.backends import BACKENDS
 
     if BACKENDS[settings.backend].in_process:
         threading.Thread(target=warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()

@@ -77,7 +77,7 @@ def yes_probability(settings: Settings) -> Callable[[BaseChatModel, list[BaseMes
 
 
 def _local(settings: Settings, role: str) -> BaseChatModel:
-    from qa.generators import local_chat_model
+    from qa.models.generators import local_chat_model
 
     return local_chat_model(settings, role)
 

@@ -1,4 +1,4 @@
-"""Documents as plain text (read by qa.readers), their source names, and chunks whose spans map back exactly."""
+"""Documents as plain text (read by qa.store.readers), their source names, and chunks whose spans map back exactly."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from qa.domain import Chunk
 from qa.errors import DocumentError
-from qa.readers import MAX_FILE_BYTES, READERS, supported_suffixes
+from qa.store.readers import MAX_FILE_BYTES, READERS, supported_suffixes
 
 # Paragraphs first, then sentences, then words: chunks end on sentence boundaries whenever they fit.
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]

@@ -4,7 +4,7 @@ Chroma on a single node has no lexical index, so the words are indexed by tantiv
 block-max WAND finds the top hits without scoring every chunk that shares a word). The index holds
 chunk ids and their words, not the texts: a hit's text, metadata and vector come from the store.
 
-It is derived from the store's live version records (qa.index), never a second truth: each write of the
+It is derived from the store's live version records (qa.store.index), never a second truth: each write of the
 index adds its chunks here before the documents' records switch, and afterwards drops what no live version
 holds. A search first compares the store's write generation with the one this index last saw; when another
 process (an ingest beside a warm server, another client of a Chroma server) has written since, the
@@ -31,7 +31,7 @@ from qa.text import ASKS_WHY, REASON_WORDS, STOP_WORDS
 
 if TYPE_CHECKING:
     from qa.domain import Chunk
-    from qa.index import Version
+    from qa.store.index import Version
 
 # Beside the words: which version of each document they are, and the store generation they match.
 _STATE = "versions.json"

@@ -8,11 +8,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from qa.citations import cited_numbers
-from qa.documents import Document, read_document, source_path
+from qa.answering.citations import cited_numbers
 from qa.domain import Answer, Citation
 from qa.errors import DocumentError
-from qa.pages import page_image
+from qa.serving.pages import page_image
+from qa.store.documents import Document, read_document, source_path
 from qa.text import MARKER, SENTENCE, terms, without_markers
 
 CONTEXT_CHARS = 280

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from qa.model_files import embedding_model_path, fingerprint
+from qa.models.model_files import embedding_model_path, fingerprint
 
 
 def onnx_path(cache_dir: Path) -> Path:

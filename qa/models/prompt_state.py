@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.model_files import fingerprint
+from qa.models.model_files import fingerprint
 
 
 def state_path(folder: Path, model_path: Path, n_ctx: int, role: str) -> Path:

@@ -1,6 +1,6 @@
 """The local generator: a GGUF model run in-process by llama.cpp, behind langchain's chat model interface.
 
-The other backends are langchain's own chat models (qa.backends).
+The other backends are langchain's own chat models (qa.models.backends).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -21,9 +21,11 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from qa import prompt_state
-from qa.model_files import generator_model_path
-from qa.settings import Settings
+from qa.models import prompt_state
+from qa.models.model_files import generator_model_path
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 log = logging.getLogger("qa")
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -36,7 +38,7 @@ class LlamaEngine:
     keeps its evaluated prompt: leaving a role snapshots the context's tokens and KV state (tens of MB,
     milliseconds) and the next call of that role restores them, so llama.cpp's prefix matching skips the
     role's fixed instructions as before. The first time a role runs in a process its prompt comes from disk
-    (qa.prompt_state), when an earlier process saved it. The model is not thread-safe: every call holds the
+    (qa.models.prompt_state), when an earlier process saved it. The model is not thread-safe: every call holds the
     engine's lock.
     """
 

@@ -1,0 +1,90 @@
+"""The package's layout: no import circles, and docs/architecture.md names every part and module there is."""
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "qa"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(f): f for f in PACKAGE.rglob("*.py")}
+
+
+def imports(path: Path) -> set[str]:
+    """The qa modules a module imports, wherever in it (a function's own import counts), except for type checking."""
+    found: set[str] = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_If(self, node: ast.If) -> None:
+            if "TYPE_CHECKING" in ast.unparse(node.test):
+                for statement in node.orelse:
+                    self.visit(statement)
+                return
+            self.generic_visit(node)
+
+        def visit_Import(self, node: ast.Import) -> None:
+            found.update(alias.name for alias in node.names)
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if node.module and node.level == 0:
+                for alias in node.names:  # `from qa.x import y` imports module qa.x.y when there is one
+                    found.add(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in MODULES else node.module)
+
+    Visitor().visit(ast.parse(path.read_text()))
+    return {name for name in found if name in MODULES and name != module_name(path) and name != "qa"}
+
+
+def cycle_from(start: str, graph: dict[str, set[str]]) -> list[str] | None:
+    """A path of imports from `start` back to itself, if there is one."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(graph[node]):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def test_no_module_imports_itself_through_others():
+    graph = {name: imports(path) for name, path in MODULES.items()}
+    cycles = [cycle for name in graph if (cycle := cycle_from(name, graph))]
+    assert not cycles, "import circles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_each_subpackage_keeps_to_the_parts_its_docstring_allows():
+    """A subpackage's `__init__` says which parts it may import ("May import: qa.x, qa.y"); its modules keep to them."""
+    for init in PACKAGE.glob("*/__init__.py"):
+        package = module_name(init)
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        match = re.search(r"May import:([^\n]*)", doc)
+        assert match, f"{package}'s docstring does not say what it may import"
+        allowed = {name.strip(" .`") for name in match.group(1).split(",") if name.strip(" .`") != "nothing"}
+        for name, path in MODULES.items():
+            if name.startswith(f"{package}."):
+                for imported in imports(path):
+                    assert imported.startswith(f"{package}.") or any(
+                        imported == a or imported.startswith(f"{a}.") for a in allowed
+                    ), f"{name} imports {imported}, outside what {package} may import ({', '.join(sorted(allowed))})"
+
+
+def test_the_architecture_document_matches_the_code():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`(qa/[\w/]+\.py)`", text)) | set(re.findall(r"`(qa/\w+/)`", text))
+    for entry in named:
+        assert (ROOT / entry).exists(), f"docs/architecture.md names {entry}, which does not exist"
+    for init in PACKAGE.glob("*/__init__.py"):
+        folder = f"{init.parent.relative_to(ROOT)}/"
+        assert folder in named, f"docs/architecture.md does not name the subpackage {folder}"
+    for path in PACKAGE.rglob("*.py"):
+        if path.name != "__init__.py" and path.name != "__main__.py":
+            relative = str(path.relative_to(ROOT))
+            assert relative in named, f"docs/architecture.md does not name {relative}"
