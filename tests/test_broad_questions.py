@@ -184,6 +184,8 @@ def test_a_sentence_about_this_clause_is_judged_with_the_passage_that_names_it(s
     [sentence] = answer.sentences
     cited = [answer.passages[n - 1].text for n in sentence.cited]  # both passages, the one naming the clause first
     assert len(cited) == 2 and "general artificial intelligence" in cited[0] and "secure more funding" in cited[1]
+    # The question check reads the evidence in the order the sentence check last read it: its prompt is reused.
+    assert judge.questions[-1][1] == judge.claims[-1][1] == "\n".join(cited)
 
 
 def test_a_why_question_about_an_event_the_passages_do_not_date_is_refused(settings, embeddings):

@@ -147,8 +147,10 @@ def reason_for_another_event(question: str, sentences: list[Sentence], passages:
 
 
 def cited(sentences: list[Sentence], passages: list[Passage]) -> list[int]:
-    """The passage numbers the sentences cite, each once, in order."""
-    return sorted({n for s in sentences for n in s.cited if 1 <= n <= len(passages)})
+    """The passage numbers the sentences cite, each once, in the order they cite them: the question check then
+    reads its evidence as the sentence check last did, and llama.cpp reuses that prompt ("[2][1]" after a
+    sentence was judged with the passage running into its citation)."""
+    return list(dict.fromkeys(n for s in sentences for n in s.cited if 1 <= n <= len(passages)))
 
 
 def preceding(passages: list[Passage], cited: list[int]) -> list[int]:
