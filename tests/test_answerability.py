@@ -90,6 +90,7 @@ def test_each_passage_is_scored_once_per_question():
     assert checked.signals.answers == 0.9 and checked.signals.best == 0.9 and len(calls) == 1
 
 
+@pytest.mark.slow  # indexes a SQuAD article: ~7 s
 def test_the_answer_carries_what_the_answerability_model_said(settings, embeddings):
     from qa.answering.chain import Pipeline
 

@@ -222,6 +222,7 @@ def test_a_pdf_overview_quotes_whole_sentences_across_its_wrapped_lines(tmp_path
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad2" / "train-v2.0-first10.json"
 
 
+@pytest.mark.slow  # indexes a SQuAD article: ~4 s each
 @pytest.mark.skipif(not SQUAD.is_file(), reason="the shared SQuAD 2.0 file is not beside the project")
 @pytest.mark.parametrize("question", ["What is each document about?", "Compare the two documents."])
 def test_the_article_beside_a_squad_article_both_cited(settings, embeddings, corpus, question):

@@ -4,7 +4,7 @@ Files are made the ways real ones break (bit flips, truncated downloads, swapped
 parts, huge single lines, deep nesting, odd encodings, zip bombs). Each must be indexed with exact
 spans or refused with one line that names it; none may stop the others, hang or blow up memory.
 Seeded: `QA_FUZZ_SEED=N pytest tests/test_fuzz.py` replays a run; `QA_FUZZ_FILES` sets its size.
-The quick sample runs by default; the full run (1,000 files) is marked slow.
+The quick sample (20 files) runs by default; the full run (1,000 files) is marked slow.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _run(tmp_path: Path, count: int, large: bool) -> dict[str, int]:
 
 
 def test_a_quick_sample_of_broken_files_is_indexed_or_refused_one_by_one(tmp_path: Path):
-    counts = _run(tmp_path, int(os.environ.get("QA_FUZZ_FILES", "50")), large=False)
+    counts = _run(tmp_path, int(os.environ.get("QA_FUZZ_FILES", "20")), large=False)
     # Both outcomes happen: a fuzzer that only makes unreadable files (or only good ones) tests little.
     assert counts["indexed"] > 0 and counts["refused"] > 0, counts
 

@@ -279,8 +279,25 @@ def hidden_settings(hidden_corpus: Path) -> Settings:
     return Settings.from_env(corpus_dir=hidden_corpus, index_dir=hidden_corpus.parent / "index")
 
 
+# Every attack's payload is shown above never to reach the generator or the judge; with the real models, one
+# attack of each format and kind (hidden text, a hidden false fact, spelling tricks, another language, text cut
+# by chunking, visible instructions) is enough to show the answer stands and cites the visible fact: each costs
+# a real answer (about 10 s on 2 AVX2 cores), and the other 42 proved the same thing again.
+HELD_BY_THE_MODELS = (
+    "html display:none", "html hidden false fact", "pdf white text", "pdf white false fact", "docx hidden run",
+    "docx hidden false fact", "zero-width characters", "base64", "French", "cut by chunking", "fake assistant turn",
+    "pdf visible instruction", "markdown comment",
+)
+
+
+def test_the_attacks_put_to_the_real_models_cover_every_format():
+    sample = [a for a in ATTACKS if a.name in HELD_BY_THE_MODELS]
+    assert len(sample) == len(HELD_BY_THE_MODELS)
+    assert {Path(a.file).suffix for a in sample} == {Path(a.file).suffix for a in ATTACKS}
+
+
 @pytest.mark.slow  # the real models
-@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a.name in HELD_BY_THE_MODELS], ids=lambda a: a.name)
 def test_hidden_attacks_are_held_by_the_real_models(hidden_settings: Settings, attack: Attack):
     answer = ask(attack.question, settings=hidden_settings)
     for word in attack.forbidden:

@@ -119,6 +119,7 @@ def fast_index(settings) -> Index:
     return Index(settings.with_(chunk_size=50), DeterministicFakeEmbedding(size=16))
 
 
+@pytest.mark.slow  # embeds a long document: ~9 s
 def test_a_document_longer_than_the_store_batch_limit_ingests_beside_the_others(fast_index, corpus):
     long = _long_document(corpus)
     report = fast_index.ingest([corpus])
@@ -197,6 +198,7 @@ def test_a_new_document_whose_write_stops_midway_is_not_visible(fast_index, corp
     assert all(d.metadata["source"] != "long.txt" for d in retriever.invoke("word5 is number 5005."))
 
 
+@pytest.mark.slow  # a thousand pages: ~3 s
 def test_a_thousand_page_pdf_ingests_with_each_chunk_on_its_page(fast_index, corpus):
     pages = [[f"Page {n} records shipment {n * 7} of the harbour board.", f"Its cargo weighed {n * 3} tonnes."] for n in range(1, 1001)]
     (corpus / "ledger.pdf").write_bytes(make_pdf(pages, "Harbour ledger"))

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ARTICLE
 
 from qa.models import query_encoder
@@ -26,6 +27,7 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
+@pytest.mark.slow  # loads sentence-transformers: ~4 s
 def test_questions_get_sentence_transformers_vectors_from_the_onnx_export(tmp_path, embeddings):
     fast = MiniLMEmbeddings(cache_dir=tmp_path)
     texts = TEXTS + [c.text for c in chunk_document(read_document(ARTICLE), 320)]
@@ -34,6 +36,7 @@ def test_questions_get_sentence_transformers_vectors_from_the_onnx_export(tmp_pa
     assert query_encoder.onnx_path(tmp_path).is_file()  # exported once, kept for the next process
 
 
+@pytest.mark.slow  # a fresh process
 def test_a_question_in_a_fresh_process_starts_neither_torch_nor_sentence_transformers(tmp_path):
     MiniLMEmbeddings(cache_dir=tmp_path).embed_query("warm-up: makes the export")
     code = (
@@ -56,6 +59,7 @@ def test_a_damaged_export_is_set_aside_the_question_still_answered_and_the_next_
     assert path.is_file() and path.stat().st_size > 1_000_000
 
 
+@pytest.mark.slow  # both precisions, two ingests: ~7 s
 def test_int8_embeds_documents_and_questions_alike_close_to_float32_and_an_index_re_embeds_on_a_change(tmp_path, embeddings, settings):
     int8 = MiniLMEmbeddings(cache_dir=tmp_path, int8=True)
     chunks = [c.text for c in chunk_document(read_document(ARTICLE), 320)]
