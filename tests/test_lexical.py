@@ -77,3 +77,14 @@ def test_a_damaged_folder_is_rebuilt_empty(tmp_path):
     (tmp_path / "meta.json").write_text("not json")
     words = LexicalIndex(tmp_path)
     assert words.ids() == set() and words.generation is None
+
+
+def test_threads_saving_the_state_at_once_each_rename_their_own_file(tmp_path):
+    """32 questions on an empty index start ingests and searches in many threads at once: none may lose the
+    state file another thread is renaming."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    index = LexicalIndex(tmp_path / "words")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: index._save_state(), range(200)))
+    assert sorted(p.name for p in (tmp_path / "words").iterdir() if "versions" in p.name) == ["versions.json"]

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -187,7 +188,8 @@ class LexicalIndex:
             return _State()  # missing or damaged: the next search compares every document with the store
 
     def _save_state(self) -> None:
-        # Written after the commit it describes; a crash in between only makes the next search recheck.
-        tmp = self.folder / f"{_STATE}.tmp"
+        # Written after the commit it describes; a crash in between only makes the next search recheck. Each
+        # writer renames its own file: threads of one process (an ingest, a search settling) may save at once.
+        tmp = self.folder / f"{_STATE}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps({"generation": self.state.generation, "versions": self.state.versions}))
         os.replace(tmp, self.folder / _STATE)
