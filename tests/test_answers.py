@@ -22,7 +22,7 @@ from qa.store.documents import read_document
 pytestmark = pytest.mark.slow  # the real generator answers the article questions
 
 DATASET = [json.loads(line) for line in (ROOT / "eval" / "dataset.jsonl").read_text().splitlines() if line.strip()]
-ANSWERABLE = [r for r in DATASET if r["gold"] and r["type"] not in ("injection",)][:25]
+ANSWERABLE = [r for r in DATASET if r["gold"] and r["type"] not in ("injection",)][:20]
 UNANSWERABLE = [r for r in DATASET if r["type"] == "unanswerable"]
 BROAD = [r for r in DATASET if r["type"] in ("overview", "main_points", "why", "how")]
 
@@ -41,7 +41,7 @@ def cites_gold(record: dict, answer) -> bool:
 
 
 def test_at_least_18_of_20_article_questions_are_answered_and_cited_correctly(real_settings):
-    assert len(ANSWERABLE) >= 20
+    assert len(ANSWERABLE) == 20
     results = {}
     for record in ANSWERABLE:
         answer = ask(record["question"], settings=real_settings)
@@ -69,12 +69,16 @@ def test_questions_the_article_cannot_answer_are_refused(real_settings, record):
 
 
 def test_every_citation_span_points_into_its_source(real_settings):
-    answer = ask("Which companies did OpenAI announce agreements with under the Stargate protocol?", settings=real_settings)
+    question = "Which companies did OpenAI announce agreements with under the Stargate protocol?"
+    answer = ask(question, settings=real_settings)
     assert answer.citations
     for c in answer.citations:
         text = (ROOT / "corpus" / c.source).read_text()
         assert text[c.start : c.end] == c.text
     assert {"retrieve_s", "generate_s", "total_s"} <= set(answer.timings)
+    # The local model counts what it evaluates: at least the question and the cited passage were new to it.
+    assert answer.timings["generate_tokens"] > len(question.split()) + len(answer.citations[0].text.split())
+    assert answer.timings["verify_tokens"] >= 0
 
 
 def run_cli(*args: str, cwd: Path, terminal: bool = False, **env: str) -> subprocess.CompletedProcess:

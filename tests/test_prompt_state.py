@@ -44,10 +44,10 @@ def test_a_fresh_context_starts_from_the_saved_prompt_and_answers_the_same(tmp_p
 
 
 def test_roles_sharing_one_context_each_keep_their_own_prompt(tmp_path):
-    answer = _chat(None)
-    judge = _chat(None, "judge", answer.engine)
     messages = answer_messages("When was the bridge built?", [BRIDGE])
-    alone = _chat(None).invoke(messages).content  # a context that never switched roles
+    alone = _chat(tmp_path).invoke(messages).content  # a context that never switched roles
+    answer = _chat(tmp_path)  # starts from the prompt `alone` saved (the test above shows it answers the same)
+    judge = _chat(tmp_path, "judge", answer.engine)
     assert answer.invoke(messages).content == alone
     evaluated = answer.engine.evaluated("answer")
     assert judge.engine.evaluated("judge") == 0  # the judge's turn starts from its own (empty) prompt

@@ -1,4 +1,4 @@
-"""Faults and load: a killed ingest loses nothing, 32 threads ask at once, ingest runs while answering."""
+"""Faults and load: a killed ingest loses nothing, threads ask at once, ingest runs while answering."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from qa.api import ask
 from qa.settings import Settings
 from qa.store.index import Index
 
-pytestmark = pytest.mark.slow  # killed processes and 32 threads on the real models
+pytestmark = pytest.mark.slow  # killed processes and threads on the real models
 
 
 def _many_documents(folder: Path, n: int) -> None:
@@ -70,9 +70,10 @@ def test_a_killed_ingest_leaves_a_working_index_and_the_next_ingest_is_clean(tmp
     assert _chunk_state(fresh)[0] == per_source
 
 
-def test_32_threads_asking_at_once_all_get_their_own_right_answer(tmp_path):
+def test_threads_asking_at_once_each_get_their_own_right_answer(tmp_path):
+    # Eight threads share one pipeline (two ask the same question); tests/test_crowd.py puts 32 users on a live server.
     settings = Settings.from_env(corpus_dir=ROOT / "corpus", index_dir=tmp_path / "index")
-    questions = [list(ARTICLE_QUESTIONS)[i % len(ARTICLE_QUESTIONS)] for i in range(32)]
+    questions = [list(ARTICLE_QUESTIONS)[i % len(ARTICLE_QUESTIONS)] for i in range(8)]
     with ThreadPoolExecutor(len(questions)) as pool:
         answers = list(pool.map(lambda q: ask(q, settings=settings), questions))
     for question, answer in zip(questions, answers):
