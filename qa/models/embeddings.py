@@ -46,7 +46,7 @@ class MiniLMEmbeddings(Embeddings):
         if encoder is not None:
             # One text a run: int8 activations are scaled per run, so a batch would make a chunk's vector depend
             # on its neighbours (cosine 0.99 to its own); without padding it is also faster (81 against 64 chunks/s).
-            return [encoder.encode(text) for text in texts]
+            return encoder.encode_many(texts)
         with _model_lock, self._precision():
             vectors = _sentence_transformer().encode(
                 texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False

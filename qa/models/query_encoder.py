@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -90,16 +92,16 @@ def export(sentence_transformer: Any, target: Path) -> None:
 
 
 class QueryEncoder:
-    """One text in, its normalised MiniLM vector out, on ONNX Runtime (thread-safe)."""
+    """One text in, its normalised MiniLM vector out, on ONNX Runtime (thread-safe); many texts in parallel."""
 
     def __init__(self, path: Path):
-        import onnxruntime
         from tokenizers import Tokenizer
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._path = path
+        self._workers = os.cpu_count() or 1
+        self._session = _session(path, threads=self._workers)
+        self._single: Any = None  # a one-thread session for `encode_many`, made on first use
+        self._single_lock = threading.Lock()
         model = embedding_model_path()
         self._tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
         # Cut where sentence-transformers cuts (its max_seq_length), so long texts get the same vector too.
@@ -107,6 +109,21 @@ class QueryEncoder:
         self._tokenizer.no_padding()
 
     def encode(self, text: str) -> list[float]:
+        return self._run(self._session, text)
+
+    def encode_many(self, texts: list[str]) -> list[list[float]]:
+        """Each text in its own run (int8 activations are scaled per run, so a batch would make a text's vector
+        depend on its neighbours), the runs side by side on one thread each: on 2 cores 134-146 texts/s against
+        108-128 for one run at a time on both (short texts leave a run's threads waiting on each other)."""
+        if self._workers == 1 or len(texts) < 2:
+            return [self.encode(text) for text in texts]
+        with self._single_lock:
+            if self._single is None:
+                self._single = _session(self._path, threads=1)
+        with ThreadPoolExecutor(self._workers) as pool:
+            return list(pool.map(lambda text: self._run(self._single, text), texts))
+
+    def _run(self, session: Any, text: str) -> list[float]:
         import numpy as np
 
         encoding = self._tokenizer.encode(text)
@@ -114,4 +131,13 @@ class QueryEncoder:
             "input_ids": np.array([encoding.ids], dtype=np.int64),
             "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
         }
-        return self._session.run(None, feeds)[0][0].tolist()
+        return session.run(None, feeds)[0][0].tolist()
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
