@@ -2,12 +2,17 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ARTICLE, make_pdf
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from pydantic import Field
 
 from qa.errors import CorpusError
+from qa.store import index as index_module
 from qa.store.documents import read_document
 from qa.store.index import Index
+from qa.store.ingestion import Embedder
 
 
 @pytest.fixture
@@ -114,8 +119,6 @@ def _long_document(folder: Path, words: int = 60_000) -> Path:
 
 @pytest.fixture
 def fast_index(settings) -> Index:
-    from langchain_core.embeddings import DeterministicFakeEmbedding
-
     return Index(settings.with_(chunk_size=50), DeterministicFakeEmbedding(size=16))
 
 
@@ -256,6 +259,58 @@ def test_a_document_of_one_line_repeated_leaves_the_rest_of_the_corpus_findable(
     assert len({c.text for c in repeated}) == len(repeated) and all(text[c.start : c.end] == c.text for c in repeated)
     for chunk in fast_index.chunks(ARTICLE.name):
         assert chunk.id in [d.id for d in fast_index.store.similarity_search(chunk.text, k=3)]
+
+
+def test_reads_of_many_chunks_go_in_pages_and_miss_none(fast_index, corpus, monkeypatch):
+    (corpus / "note.txt").write_text("The new harbour opened in 1999. The old one closed in 1901. " * 30)
+    fast_index.ingest([corpus])
+    whole = fast_index.collection.get(include=["metadatas"])
+    monkeypatch.setattr(index_module, "READ_PAGE", 7)  # many pages, the last one short
+    assert len(whole["ids"]) > 7 * 3
+    assert sorted(i for s in fast_index.stored().values() for ids in s.ids.values() for i in ids) == sorted(whole["ids"])
+    assert sorted(c.id for c in fast_index.chunks()) == sorted(whole["ids"])
+    assert len(fast_index.chunks("note.txt")) == fast_index.documents()["note.txt"]["chunks"]
+
+
+@pytest.mark.slow  # 33,000 chunks written: ~40 s
+def test_an_index_of_more_chunks_than_one_store_read_returns_ingests_again(fast_index, corpus):
+    # Chroma's embedded store fails any read of more than 32,766 records with their metadata (chroma#7687).
+    long = _long_document(corpus, words=280_000)  # ~35,000 chunks
+    assert fast_index.ingest([corpus]).chunks_written > 32_766
+    assert fast_index.ingest([corpus]).unchanged == sorted([ARTICLE.name, long.name])
+    assert len(fast_index.chunks(long.name)) == fast_index.documents()[long.name]["chunks"] > 32_766
+
+
+class _Counting(DeterministicFakeEmbedding):
+    """Fake embeddings that record each text they embed."""
+
+    embedded: list[str] = Field(default_factory=list)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded.extend(texts)
+        return super().embed_documents(texts)
+
+
+def test_a_text_already_embedded_in_an_ingest_is_not_embedded_again():
+    model = _Counting(size=8)
+    with Embedder(model, remembered=2) as embedder:
+        first = embedder.submit(["a", "b"]).result()
+        again = embedder.submit(["b", "c", "a"]).result()  # two remembered: "b", used longest ago, is forgotten
+        assert embedder.submit(["b"]).result()[0].tolist() == first[1].tolist()
+    assert model.embedded == ["a", "b", "c", "b"]
+    assert again[0].tolist() == first[1].tolist() and again[2].tolist() == first[0].tolist()
+    assert np.allclose(again, DeterministicFakeEmbedding(size=8).embed_documents(["b", "c", "a"]))
+
+
+def test_an_ingest_embeds_a_chunk_repeated_across_documents_once(settings, corpus):
+    boilerplate = "Confidential: for its addressee only."
+    for n in range(3):
+        (corpus / f"memo{n}.txt").write_text(f"Memo {n} says the budget grows by {n} percent.\n\n{boilerplate}")
+    model = _Counting(size=8)
+    index = Index(settings.with_(chunk_size=50), model)
+    index.ingest([corpus])
+    assert model.embedded.count(boilerplate) == 1
+    assert sum(boilerplate == c.text for c in index.chunks()) == 3
 
 
 # A process killed at the worst moments of a write: after the new version's words are committed but before

@@ -82,11 +82,7 @@ class MiniLMEmbeddings(Embeddings):
         return self._query_encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        # Each distinct text once: documents repeat chunks (boilerplate, disclaimers); 2% of the pydoc
-        # help texts' chunks repeat within the ingest's write batches.
-        distinct = list(dict.fromkeys(texts))
-        vectors = dict(zip(distinct, self._encode(distinct))) if distinct else {}
-        return [vectors[text] for text in texts]
+        return self._encode(texts) if texts else []
 
     def embed_query(self, text: str) -> list[float]:
         return list(self._cached_query(text))

@@ -10,7 +10,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -57,6 +57,8 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
 
 # Chroma waits forever on a database another process holds locked; we give up after this long.
 LOCK_WAIT_S = 10.0
+# Reads of many chunks go in pages of this many records (see Index._read).
+READ_PAGE = 10_000
 # How long a search trusts the store generation and live versions it last read (two store reads saved a
 # question): another process's writes show within this; this process's own at once.
 SEEN_FOR_S = 1.0
@@ -177,7 +179,7 @@ class Index:
     def chunks(self, source: str | None = None) -> list[Chunk]:
         """Chunks of live versions (of one source, or all), in document order."""
         with self.guard():
-            got = self.collection.get(where={"source": source} if source else None, include=["documents", "metadatas"])
+            got = self._read(where={"source": source} if source else None, include=["documents", "metadatas"])
         live = self.live([source] if source else None)
         return sorted(_as_chunks(got, lambda meta: _is_live(meta, live)), key=lambda c: (c.source, c.start))
 
@@ -217,7 +219,7 @@ class Index:
 
     def _live_chunks(self, source: str, version: Version) -> list[Chunk]:
         where = {"$and": [{"source": source}, {"digest": version.digest}, {"chunking": version.chunking}]}
-        return _as_chunks(self.collection.get(where=where, include=["documents", "metadatas"]))
+        return _as_chunks(self._read(where=where, include=["documents", "metadatas"]))
 
     def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
         """The retrieved chunks that belong to their document's live version."""
@@ -227,11 +229,22 @@ class Index:
     def stored(self) -> dict[str, Stored]:
         """Every chunk the store holds, live or not, per source name: ids by the version they were written from."""
         with self.guard():
-            got = self.collection.get(include=["metadatas"])
+            got = self._read(include=["metadatas"])
         stored: dict[str, Stored] = {}
         for id_, meta in zip(got["ids"], got["metadatas"]):
             stored.setdefault(meta["source"], Stored()).add(id_, meta)
         return stored
+
+    def _read(self, where: dict | None = None, include: list[str] | None = None) -> dict[str, list]:
+        """Every chunk matching `where`, read a page at a time: Chroma's embedded store fails one read of more
+        than 32,766 records with their metadata ("too many SQL variables", chroma-core/chroma#7687)."""
+        got: dict[str, list] = {"ids": [], **{field: [] for field in include or []}}
+        while True:
+            page = self.collection.get(where=where, include=include or [], limit=READ_PAGE, offset=len(got["ids"]))
+            for field, values in got.items():
+                values.extend(page[field])
+            if len(page["ids"]) < READ_PAGE:
+                return got
 
     def path_of(self, source: str) -> Path:
         """The file behind a source name."""
@@ -249,7 +262,7 @@ class Index:
         self._seen = None
         return known
 
-    def write(self, write: Write, vectors: list[list[float]]) -> None:
+    def write(self, write: Write, vectors: Sequence[Sequence[float]]) -> None:
         """Store the chunks, then switch the versions of the documents they complete, then drop stale chunks."""
         metadatas = [_metadata(c, v) for c, v in zip(write.chunks, write.versions)]
         in_step = self.lexical.generation == self.generation()

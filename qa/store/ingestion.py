@@ -2,18 +2,22 @@
 
 Unchanged documents cost nothing beyond one listing of the index. Changed documents are embedded in
 batches (several short documents to a batch, a long one over several) so that embedding and Chroma work
-in bulk, while one writer thread stores the previous batch. A document's version switches once all its
+in bulk; the files are read while a batch is embedded, and one writer thread stores each batch once its
+vectors are in, so the embedder never waits for reading or storing. A document's version switches once all its
 chunks are stored and its old chunks are deleted after that (qa.store.index), so readers see it whole, old or
 new. Documents indexed from inside a given directory whose files are gone are removed.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
+
+import numpy as np
 
 from qa.domain import Chunk
 from qa.errors import CorpusError
@@ -22,10 +26,14 @@ from qa.store.readers import READERS
 from qa.store.versions import Stored, Version, Write
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
     from qa.store.index import Index
 
 # Chunks are embedded and handed to the writer in batches of this many.
 BATCH_CHUNKS = 256
+# The vectors of this many recently embedded texts are kept through an ingest (~2 KB each with the text).
+REMEMBERED_TEXTS = 10_000
 
 
 @dataclass
@@ -78,7 +86,7 @@ class Ingest:
         self._bytes_total = max(sum(self._sizes), 1)
         stored, live = self.index.stored(), self.index.live()
         seen: set[str] = set()
-        with ThreadPoolExecutor(1) as writer:
+        with Embedder(self.index.embeddings) as self._embedder, ThreadPoolExecutor(1) as self._writer:
             for done, file in enumerate(files):
                 self._next_file(done)
                 self._report(file.name)
@@ -90,15 +98,15 @@ class Ingest:
                     self.report.failed[source_name(file, self.corpus_dir)] = str(e)
                     continue
                 seen.add(doc.source)
-                self._compare(doc, stored.get(doc.source, Stored()), live.get(doc.source), writer)
-            self._flush(writer)
+                self._compare(doc, stored.get(doc.source, Stored()), live.get(doc.source))
+            self._flush()
             self._wait()
             self._next_file(len(files))
             self._report("")
         self._prune(set(stored) | set(live), seen, scanned)
         return self.report
 
-    def _compare(self, doc: Document, old: Stored, live: Version | None, writer: ThreadPoolExecutor) -> None:
+    def _compare(self, doc: Document, old: Stored, live: Version | None) -> None:
         """Plan the document's write: nothing new when its text and chunking are stored, else its chunks."""
         version = live or old.complete_version()
         if version is not None and version.same_as(doc.digest, self.index.version_name):
@@ -115,23 +123,28 @@ class Ingest:
         for at in range(0, len(chunks), BATCH_CHUNKS):
             self._write.add(chunks[at : at + BATCH_CHUNKS], new)
             if at + BATCH_CHUNKS < len(chunks):
-                self._flush(writer)
+                self._flush()
         self._write.finish(doc.source, new, old.ids_except(new) - {c.id for c in chunks}, record=True)
         if len(self._write.chunks) >= BATCH_CHUNKS:
-            self._flush(writer)
+            self._flush()
 
-    def _flush(self, writer: ThreadPoolExecutor) -> None:
-        """Embed the pending write, wait for the previous one, and hand this one to the writer."""
+    def _flush(self) -> None:
+        """Start embedding the pending write, wait until the previous one is stored, and hand this one to the
+        writer, which stores it once its vectors are in (the embedder works on while the next files are read)."""
         write, self._write = self._write, Write()
         if write.empty:
             return
-        vectors = self.index.embeddings.embed_documents([c.text for c in write.chunks]) if write.chunks else []
+        texts = [c.text for c in write.chunks]
+        vectors = self._embedder.submit(texts) if texts else None
+        self._wait()
+        self._writing = self._writer.submit(self._store, write, vectors)
         self._embedded += len(write.chunks)
         embedded, total = self._file_chunks
         self._file_chunks = (min(total, embedded + len(write.chunks)), total)
         self._report(write.chunks[-1].source if write.chunks else "")
-        self._wait()
-        self._writing = writer.submit(self.index.write, write, vectors)
+
+    def _store(self, write: Write, vectors: Future | None) -> None:
+        self.index.write(write, vectors.result() if vectors is not None else [])
 
     def _next_file(self, number: int) -> None:
         if self.progress and number > 0:
@@ -157,6 +170,42 @@ class Ingest:
             if source not in seen and source not in self.report.failed and _under_any(self.index.path_of(source), scanned):
                 self.index.remove(source)
                 self.report.removed.append(source)
+
+
+class Embedder:
+    """Embeds an ingest's batches one after another on a thread of its own, while the next files are read.
+
+    Each distinct text is embedded once in an ingest (as long as it is among the last `remembered`):
+    boilerplate repeats across documents (11% of the pydoc help texts' chunks repeat one in another file).
+    """
+
+    def __init__(self, embeddings: Embeddings, remembered: int = REMEMBERED_TEXTS):
+        self.embeddings = embeddings
+        self.remembered = remembered
+        self._known: OrderedDict[str, np.ndarray] = OrderedDict()  # float32: a quarter of a list of floats
+        self._thread = ThreadPoolExecutor(1)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.shutdown()
+
+    def submit(self, texts: list[str]) -> Future[list[np.ndarray]]:
+        """The texts' vectors, once the batches submitted before are embedded."""
+        return self._thread.submit(self._embed, texts)
+
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        new = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if new:
+            for text, vector in zip(new, self.embeddings.embed_documents(new)):
+                self._known[text] = np.asarray(vector, dtype=np.float32)
+        vectors = [self._known[t] for t in texts]
+        for text in texts:
+            self._known.move_to_end(text)
+        while len(self._known) > self.remembered:
+            self._known.popitem(last=False)
+        return vectors
 
 
 def scan(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
