@@ -261,24 +261,31 @@ def test_a_document_of_one_line_repeated_leaves_the_rest_of_the_corpus_findable(
         assert chunk.id in [d.id for d in fast_index.store.similarity_search(chunk.text, k=3)]
 
 
-def test_reads_of_many_chunks_go_in_pages_and_miss_none(fast_index, corpus, monkeypatch):
-    (corpus / "note.txt").write_text("The new harbour opened in 1999. The old one closed in 1901. " * 30)
+def test_reads_of_many_records_go_in_pages_and_miss_none(fast_index, corpus, monkeypatch):
+    (corpus / "note.txt").write_text(" ".join(f"Harbour {n} opened in {1900 + n}." for n in range(30)))
+    for n in range(8):
+        (corpus / f"memo{n}.txt").write_text(f"Memo {n}.")
     fast_index.ingest([corpus])
     whole = fast_index.collection.get(include=["metadatas"])
-    monkeypatch.setattr(index_module, "READ_PAGE", 7)  # many pages, the last one short
-    assert len(whole["ids"]) > 7 * 3
+    sources = sorted(fast_index.live())
+    monkeypatch.setattr(index_module, "READ_PAGE", 3)  # many pages, the last one short
+    assert len(whole["ids"]) > 3 * 3 and len(sources) == 10
     assert sorted(i for s in fast_index.stored().values() for ids in s.ids.values() for i in ids) == sorted(whole["ids"])
     assert sorted(c.id for c in fast_index.chunks()) == sorted(whole["ids"])
-    assert len(fast_index.chunks("note.txt")) == fast_index.documents()["note.txt"]["chunks"]
+    assert len(fast_index.chunks("note.txt")) == fast_index.documents()["note.txt"]["chunks"] > 3
+    assert sorted(fast_index.live()) == sources
+    assert sorted(fast_index.live([*sources, "gone.txt"])) == sources
 
 
-@pytest.mark.slow  # 33,000 chunks written: ~40 s
+@pytest.mark.slow  # 35,000 chunks written and removed: ~60 s
 def test_an_index_of_more_chunks_than_one_store_read_returns_ingests_again(fast_index, corpus):
     # Chroma's embedded store fails any read of more than 32,766 records with their metadata (chroma#7687).
     long = _long_document(corpus, words=280_000)  # ~35,000 chunks
     assert fast_index.ingest([corpus]).chunks_written > 32_766
     assert fast_index.ingest([corpus]).unchanged == sorted([ARTICLE.name, long.name])
     assert len(fast_index.chunks(long.name)) == fast_index.documents()[long.name]["chunks"] > 32_766
+    long.unlink()
+    assert fast_index.ingest([corpus]).removed == [long.name] and fast_index.collection.count() < 100
 
 
 class _Counting(DeterministicFakeEmbedding):

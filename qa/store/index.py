@@ -57,7 +57,7 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
 
 # Chroma waits forever on a database another process holds locked; we give up after this long.
 LOCK_WAIT_S = 10.0
-# Reads of many chunks go in pages of this many records (see Index._read).
+# Reads of many records go in pages of this many (see read_all).
 READ_PAGE = 10_000
 # How long a search trusts the store generation and live versions it last read (two store reads saved a
 # question): another process's writes show within this; this process's own at once.
@@ -165,7 +165,7 @@ class Index:
         if ids == []:
             return {}
         with self.guard():
-            got = self._versions.get(ids=ids, include=["metadatas"])
+            got = read_all(self._versions, include=["metadatas"], ids=ids)
         return {id_: Version(**meta) for id_, meta in zip(got["ids"], got["metadatas"])}
 
     def count(self) -> int:
@@ -179,15 +179,9 @@ class Index:
     def chunks(self, source: str | None = None) -> list[Chunk]:
         """Chunks of live versions (of one source, or all), in document order."""
         with self.guard():
-            got = self._read(where={"source": source} if source else None, include=["documents", "metadatas"])
+            got = read_all(self.collection, where={"source": source} if source else None, include=["documents", "metadatas"])
         live = self.live([source] if source else None)
         return sorted(_as_chunks(got, lambda meta: _is_live(meta, live)), key=lambda c: (c.source, c.start))
-
-    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
-        """The stored embedding of each of these chunks."""
-        with self.guard():
-            got = self.collection.get(ids=ids, include=["embeddings"])
-        return {id_: list(vector) for id_, vector in zip(got["ids"], got["embeddings"])}
 
     def generation(self) -> str:
         """The store's write generation: it changes with every write that changes a live version."""
@@ -219,7 +213,7 @@ class Index:
 
     def _live_chunks(self, source: str, version: Version) -> list[Chunk]:
         where = {"$and": [{"source": source}, {"digest": version.digest}, {"chunking": version.chunking}]}
-        return _as_chunks(self._read(where=where, include=["documents", "metadatas"]))
+        return _as_chunks(read_all(self.collection, where=where, include=["documents", "metadatas"]))
 
     def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
         """The retrieved chunks that belong to their document's live version."""
@@ -229,22 +223,11 @@ class Index:
     def stored(self) -> dict[str, Stored]:
         """Every chunk the store holds, live or not, per source name: ids by the version they were written from."""
         with self.guard():
-            got = self._read(include=["metadatas"])
+            got = read_all(self.collection, include=["metadatas"])
         stored: dict[str, Stored] = {}
         for id_, meta in zip(got["ids"], got["metadatas"]):
             stored.setdefault(meta["source"], Stored()).add(id_, meta)
         return stored
-
-    def _read(self, where: dict | None = None, include: list[str] | None = None) -> dict[str, list]:
-        """Every chunk matching `where`, read a page at a time: Chroma's embedded store fails one read of more
-        than 32,766 records with their metadata ("too many SQL variables", chroma-core/chroma#7687)."""
-        got: dict[str, list] = {"ids": [], **{field: [] for field in include or []}}
-        while True:
-            page = self.collection.get(where=where, include=include or [], limit=READ_PAGE, offset=len(got["ids"]))
-            for field, values in got.items():
-                values.extend(page[field])
-            if len(page["ids"]) < READ_PAGE:
-                return got
 
     def path_of(self, source: str) -> Path:
         """The file behind a source name."""
@@ -302,6 +285,26 @@ class Index:
     def _delete_chunks(self, ids: list[str]) -> None:
         for at in range(0, len(ids), self.max_batch):
             self.collection.delete(ids=ids[at : at + self.max_batch])
+
+
+def read_all(collection: chromadb.Collection, include: list[str], where: dict | None = None, ids: list[str] | None = None) -> dict[str, list]:
+    """`collection.get` of every record matching `where` (or of these ids), a page at a time: Chroma's embedded
+    store fails one read of more than 32,766 records with their metadata ("too many SQL variables",
+    chroma-core/chroma#7687)."""
+    got: dict[str, list] = {"ids": [], **{field: [] for field in include}}
+
+    def add(page: dict) -> int:
+        for field, values in got.items():
+            values.extend(page[field])
+        return len(page["ids"])
+
+    if ids is not None:
+        for at in range(0, len(ids), READ_PAGE):
+            add(collection.get(ids=ids[at : at + READ_PAGE], include=include))
+        return got
+    while add(collection.get(where=where, include=include, limit=READ_PAGE, offset=len(got["ids"]))) == READ_PAGE:
+        pass
+    return got
 
 
 def lexical_folder(settings: Settings, collection: str) -> Path:
