@@ -183,6 +183,12 @@ class Index:
         live = self.live([source] if source else None)
         return sorted(_as_chunks(got, lambda meta: _is_live(meta, live)), key=lambda c: (c.source, c.start))
 
+    def vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        """The stored embedding of each of these chunks."""
+        with self.guard():
+            got = read_all(self.collection, include=["embeddings"], ids=ids)
+        return {id_: list(vector) for id_, vector in zip(got["ids"], got["embeddings"])}
+
     def generation(self) -> str:
         """The store's write generation: it changes with every write that changes a live version."""
         with self.guard():
