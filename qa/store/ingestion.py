@@ -38,7 +38,9 @@ REMEMBERED_TEXTS = 10_000
 
 @dataclass
 class IngestProgress:
-    """How far an ingest is: files looked at, chunks embedded, and the share of the input's bytes done."""
+    """How far an ingest is: files looked at, chunks embedded, and the share of the input's bytes done.
+
+    Chunks count once handed to the embedder, so they run at most one batch (256) ahead of those embedded."""
 
     files: int
     files_total: int
