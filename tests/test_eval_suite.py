@@ -23,13 +23,13 @@ def test_eval_subset_meets_the_thresholds(tmp_path):
     (eval_dir / "judge_pairs.jsonl").write_text("".join(half))
     env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
     result = subprocess.run(
-        [sys.executable, "-m", "qa", "eval", "--per-type", "2", "--halueval", "40", "--eval-dir", str(eval_dir)],
+        [sys.executable, "-m", "qa", "eval", "--per-type", "1", "--halueval", "40", "--eval-dir", str(eval_dir)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
     )
     reports = list((eval_dir / "results").glob("*.json"))
     assert len(reports) == 1, result.stderr[-3000:]
     report = json.loads(reports[0].read_text())
-    assert report["run"]["questions"] == 2 * len(QUESTION_TYPES)  # two of every type
+    assert report["run"]["questions"] == len(QUESTION_TYPES)  # one of every type (tests/test_answers.py asks most of them)
     assert len(report["judge_own"]) == len(half) and len(report["judge_halueval"]) == 40
     summary = report["summary"]
     for name in ("faithfulness", "citation_precision", "citation_recall", "answer_correctness", "refusal_recall",
