@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from qa.store.index import Index
 
 # Chunks are embedded and handed to the writer in batches of this many. Each write costs ~0.27 s beyond its
-# chunks (three Chroma calls, two tantivy commits) while the embedder waits on the interpreter lock: at 256 a
-# batch that was 11% of the embedding's time, at 1024 under 3% (docs/performance.md).
+# chunks (three Chroma calls, two tantivy commits), much of it under the interpreter lock while the embedder
+# waits: at 256 a batch that was 11% of the embedding's time, at 1024 under 3% (docs/performance.md).
 BATCH_CHUNKS = 1024
 # The vectors of this many recently embedded texts are kept through an ingest (~2 KB each with the text).
 REMEMBERED_TEXTS = 10_000
@@ -42,7 +42,7 @@ REMEMBERED_TEXTS = 10_000
 class IngestProgress:
     """How far an ingest is: files looked at, chunks embedded, and the share of the input's bytes done.
 
-    Chunks count once handed to the embedder, so they run at most one batch (1024) ahead of those embedded."""
+    Chunks count once handed to the embedder, so they run at most one batch (BATCH_CHUNKS) ahead of those embedded."""
 
     files: int
     files_total: int
