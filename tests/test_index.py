@@ -11,7 +11,7 @@ from pydantic import Field
 from qa.errors import CorpusError
 from qa.store import index as index_module
 from qa.store.documents import read_document
-from qa.store.index import Index
+from qa.store.index import Index, chunk_text
 from qa.store.ingestion import Embedder
 
 
@@ -85,6 +85,21 @@ def test_retrieval_ranks_the_passage_that_holds_the_answer_first(index, corpus):
     assert retriever.invoke("What is the capital of France?") == []
 
 
+def test_an_index_written_with_the_text_as_chroma_document_still_reads_and_retrieves(index, corpus):
+    """Before session 17 a chunk's text was its Chroma document, not a metadata field; such indexes still work."""
+    index.ingest([corpus])
+    got = index.collection.get(include=["metadatas", "embeddings"])
+    old = [{k: v for k, v in meta.items() if k != "text"} for meta in got["metadatas"]]
+    index.collection.delete(ids=got["ids"])  # an upsert would keep the "text" field: Chroma merges metadata
+    index.collection.add(ids=got["ids"], embeddings=got["embeddings"], documents=[m["text"] for m in got["metadatas"]], metadatas=old)
+    assert all("text" not in m for m in index.collection.get(include=["metadatas"])["metadatas"])
+    from qa.retrieval.hybrid import PassageRetriever, to_passage
+
+    assert [c.text for c in index.chunks()] == [m["text"] for m in sorted(got["metadatas"], key=lambda m: (m["source"], m["start"]))]
+    retriever = PassageRetriever(store=index.store, keep=index.keep_live, lexical=index.lexical_search, k=3, min_score=0.25)
+    assert "continue until 2030" in to_passage(retriever.invoke("Until when will the core partnership continue?")[0]).text
+
+
 def test_a_chunk_the_dense_search_misses_is_still_found_by_its_words(index, corpus):
     (corpus / "lighthouse.txt").write_text("The lighthouse keeper of Varnholm island in 1894 was Agneta Solberg.")
     index.ingest([corpus])
@@ -94,7 +109,7 @@ def test_a_chunk_the_dense_search_misses_is_still_found_by_its_words(index, corp
     dense = type(index.store).similarity_search_by_vector_with_relevance_scores
 
     def unreachable(store, vector, k, **kwargs):
-        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in d.page_content]
+        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in chunk_text(d.page_content, d.metadata)]
 
     question = "Who was the lighthouse keeper of Varnholm island in 1894?"
     with pytest.MonkeyPatch.context() as patch:

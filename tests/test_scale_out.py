@@ -19,7 +19,7 @@ from qa.answering.judge import judge_messages
 from qa.errors import BackendError
 from qa.models.backends import make_chat_model, reply_yes_probability
 from qa.retrieval.hybrid import IndexRetriever
-from qa.store.index import Index
+from qa.store.index import Index, chunk_text
 
 pytestmark = pytest.mark.slow  # a Chroma server and llama.cpp's OpenAI-compatible server
 
@@ -82,7 +82,7 @@ def test_the_index_lives_on_a_chroma_server(chroma_server, settings, embeddings,
     dense = type(second.store).similarity_search_by_vector_with_relevance_scores
 
     def unreachable(store, vector, k, **kwargs):
-        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in d.page_content]
+        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in chunk_text(d.page_content, d.metadata)]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(type(second.store), "similarity_search_by_vector_with_relevance_scores", unreachable)

@@ -16,6 +16,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from qa.domain import Passage
+from qa.store.index import chunk_text
 
 if TYPE_CHECKING:
     from qa.settings import Settings
@@ -59,7 +60,7 @@ class PassageRetriever(BaseRetriever):
             scored.update(self._scored([i for i in rankings[1] if i not in scored], vector))
         fused = fuse(rankings)
         found = [
-            Document(page_content=doc.page_content, metadata={**doc.metadata, "score": score}, id=doc.id)
+            Document(page_content=chunk_text(doc.page_content, doc.metadata), metadata={**doc.metadata, "score": score}, id=doc.id)
             for doc, score in sorted(scored.values(), key=lambda hit: -fused[hit[0].id])
             if score >= self.min_score
         ]

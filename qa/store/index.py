@@ -261,7 +261,11 @@ class Index:
             self.collection.upsert(
                 ids=[c.id for c in write.chunks[part]],
                 embeddings=vectors[part],
-                documents=[c.text for c in write.chunks[part]],
+                # The text goes in the metadata (_metadata): Chroma's embedded store indexes every document's
+                # trigrams, even with full-text search off in the schema, and that was over half of the upsert's
+                # time, under the interpreter lock (docs/performance.md). The words are searched in tantivy. The
+                # empty document keeps the records in langchain's similarity search, which drops those without.
+                documents=[""] * len(write.chunks[part]),
                 metadatas=metadatas[part],
             )
         self.lexical.add(write.chunks, write.versions)
@@ -324,14 +328,20 @@ def lexical_folder(settings: Settings, collection: str) -> Path:
 def _as_chunks(got: dict, keep: Callable[[dict], bool] = lambda meta: True) -> list[Chunk]:
     """The chunks of a store read (ids, documents, metadatas) whose metadata `keep` accepts."""
     return [
-        Chunk(id_, text, meta["source"], meta["title"], meta["start"], meta["end"], page=meta.get("page"))
-        for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
+        Chunk(id_, chunk_text(document, meta), meta["source"], meta["title"], meta["start"], meta["end"], page=meta.get("page"))
+        for id_, document, meta in zip(got["ids"], got["documents"], got["metadatas"])
         if keep(meta)
     ]
 
 
+def chunk_text(document: str | None, metadata: dict) -> str:
+    """A stored chunk's text: in its metadata; indexes written before session 17 hold it as the document."""
+    return metadata.get("text", document or "")
+
+
 def _metadata(chunk: Chunk, version: Version) -> dict:
     return {
+        "text": chunk.text,
         "source": chunk.source,
         "title": chunk.title,
         "start": chunk.start,
