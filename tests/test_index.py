@@ -48,6 +48,30 @@ def test_a_changed_file_replaces_its_chunks_and_leaves_no_orphans(index, corpus)
     assert all(new_text[c.start : c.end] == c.text for c in index.chunks())
 
 
+def test_an_ingest_lists_the_stored_chunks_only_when_some_are_not_of_a_live_version(fast_index, corpus, monkeypatch):
+    for n in range(3):
+        (corpus / f"memo{n}.txt").write_text(f"Memo {n}: the harbour opened in {1900 + n}. " * 20)
+    fast_index.ingest([corpus])
+    reads = []
+    real_read_all = index_module.read_all
+
+    def read_all(collection, include, where=None, ids=None):
+        reads.append("everything" if collection is fast_index.collection and where is None and ids is None else "some")
+        return real_read_all(collection, include, where, ids)
+
+    monkeypatch.setattr(index_module, "read_all", read_all)
+    (corpus / "memo1.txt").write_text("Memo 1: the harbour closed in 1950. " * 20)
+    report = fast_index.ingest([corpus])
+    assert report.updated == ["memo1.txt"] and "everything" not in reads
+    assert fast_index.collection.count() == fast_index.count()  # memo1's old chunks are gone
+    # Chunks no live version holds (a write cut short before its record switched) are listed and removed.
+    chunk = fast_index.chunks("memo2.txt")[0]
+    leftover = fast_index.collection.get(ids=[chunk.id], include=["metadatas", "embeddings"])
+    fast_index.collection.add(ids=["leftover"], embeddings=leftover["embeddings"], documents=[""], metadatas=[{**leftover["metadatas"][0], "digest": "cut-short"}])
+    assert fast_index.ingest([corpus]).unchanged and "everything" in reads
+    assert fast_index.collection.get(ids=["leftover"])["ids"] == []
+
+
 def test_a_deleted_file_loses_its_chunks(index, corpus):
     extra = corpus / "note.txt"
     extra.write_text("The office moves to Lisbon in 2027.")
@@ -285,7 +309,8 @@ def test_reads_of_many_records_go_in_pages_and_miss_none(fast_index, corpus, mon
     sources = sorted(fast_index.live())
     monkeypatch.setattr(index_module, "READ_PAGE", 3)  # many pages, the last one short
     assert len(whole["ids"]) > 3 * 3 and len(sources) == 10
-    assert sorted(i for s in fast_index.stored().values() for ids in s.ids.values() for i in ids) == sorted(whole["ids"])
+    listed = index_module._by_source(index_module.read_all(fast_index.collection, include=["metadatas"]))
+    assert sorted(i for s in listed.values() for ids in s.ids.values() for i in ids) == sorted(whole["ids"])
     assert sorted(c.id for c in fast_index.chunks()) == sorted(whole["ids"])
     assert len(fast_index.chunks("note.txt")) == fast_index.documents()["note.txt"]["chunks"] > 3
     assert sorted(fast_index.live()) == sources

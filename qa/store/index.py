@@ -29,7 +29,7 @@ from qa.errors import CorpusError, IndexStoreError, QAError
 from qa.settings import Settings
 from qa.store.documents import Chunker, SentenceChunker, source_path
 from qa.store.lexical import LexicalIndex
-from qa.store.versions import Stored, Version, Write
+from qa.store.versions import Stored, StoredChunks, Version, Write
 
 if TYPE_CHECKING:
     from qa.store.ingestion import IngestProgress, IngestReport
@@ -226,14 +226,22 @@ class Index:
         _generation, live = self._current()
         return [d for d in docs if _is_live(d.metadata, live)]
 
-    def stored(self) -> dict[str, Stored]:
-        """Every chunk the store holds, live or not, per source name: ids by the version they were written from."""
+    def stored(self, live: dict[str, Version]) -> StoredChunks:
+        """Every chunk the store holds, live or not, per source name, given the `live` versions (Index.live()).
+
+        Listing every chunk's metadata is most of an ingest that changes little (2.1 s at 50,000 chunks, each
+        with its text). When the store holds as many chunks as the live versions have (it does unless a write
+        was cut short or the index predates version records) nothing is listed: a document's chunks are read
+        when it changes."""
         with self.guard():
-            got = read_all(self.collection, include=["metadatas"])
-        stored: dict[str, Stored] = {}
-        for id_, meta in zip(got["ids"], got["metadatas"]):
-            stored.setdefault(meta["source"], Stored()).add(id_, meta)
-        return stored
+            if self.collection.count() == sum(v.parts for v in live.values()):
+                return StoredChunks(live, None, self._stored_of)
+            return StoredChunks(live, _by_source(read_all(self.collection, include=["metadatas"])), self._stored_of)
+
+    def _stored_of(self, source: str) -> Stored:
+        with self.guard():
+            got = read_all(self.collection, where={"source": source}, include=["metadatas"])
+        return _by_source(got).get(source, Stored())
 
     def path_of(self, source: str) -> Path:
         """The file behind a source name."""
@@ -323,6 +331,14 @@ def lexical_folder(settings: Settings, collection: str) -> Path:
         server = re.sub(r"[^A-Za-z0-9.]+", "-", settings.chroma_url).strip("-")
         return settings.cache_dir / "lexical" / server / collection
     return settings.index_dir / "lexical" / collection
+
+
+def _by_source(got: dict) -> dict[str, Stored]:
+    """A store read (ids, metadatas) as each source's chunk ids by the version they were written from."""
+    stored: dict[str, Stored] = {}
+    for id_, meta in zip(got["ids"], got["metadatas"]):
+        stored.setdefault(meta["source"], Stored()).add(id_, meta)
+    return stored
 
 
 def _as_chunks(got: dict, keep: Callable[[dict], bool] = lambda meta: True) -> list[Chunk]:

@@ -23,7 +23,7 @@ from qa.domain import Chunk
 from qa.errors import CorpusError
 from qa.store.documents import Document, DocumentError, read_document, source_name
 from qa.store.readers import READERS
-from qa.store.versions import Stored, Version, Write
+from qa.store.versions import StoredChunks, Version, Write
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -88,7 +88,8 @@ class Ingest:
         files, scanned = scan(paths)
         self._sizes = [max(_size(f), 1) for f in files] if self.progress else []
         self._bytes_total = max(sum(self._sizes), 1)
-        stored, live = self.index.stored(), self.index.live()
+        live = self.index.live()
+        stored = self.index.stored(live)
         seen: set[str] = set()
         with Embedder(self.index.embeddings) as self._embedder, ThreadPoolExecutor(1) as self._writer:
             for done, file in enumerate(files):
@@ -102,22 +103,23 @@ class Ingest:
                     self.report.failed[source_name(file, self.corpus_dir)] = str(e)
                     continue
                 seen.add(doc.source)
-                self._compare(doc, stored.get(doc.source, Stored()), live.get(doc.source))
+                self._compare(doc, stored, live.get(doc.source))
             self._flush()
             self._wait()
             self._next_file(len(files))
             self._report("")
-        self._prune(set(stored) | set(live), seen, scanned)
+        self._prune(stored.sources() | set(live), seen, scanned)
         return self.report
 
-    def _compare(self, doc: Document, old: Stored, live: Version | None) -> None:
+    def _compare(self, doc: Document, stored: StoredChunks, live: Version | None) -> None:
         """Plan the document's write: nothing new when its text and chunking are stored, else its chunks."""
-        version = live or old.complete_version()
+        version = live or stored.of(doc.source).complete_version()
         if version is not None and version.same_as(doc.digest, self.index.version_name):
             # Same text, same chunking: nothing to embed; leftovers of an interrupted write go.
-            self._write.finish(doc.source, version, old.ids_except(version), record=live is None)
+            self._write.finish(doc.source, version, stored.besides(doc.source, version), record=live is None)
             self.report.unchanged.append(doc.source)
             return
+        old = stored.of(doc.source)
         chunks = distinct(self.index.chunker(doc))
         self._file_chunks = (0, len(chunks))
         new = Version(doc.digest, self.index.version_name, len(chunks), doc.title)

@@ -3,6 +3,7 @@ write switches. The index (qa.store.index) stores them; ingestion (qa.store.inge
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qa.domain import Chunk
@@ -44,6 +45,30 @@ class Stored:
         if None in key or meta.get("parts") != len(ids):
             return None
         return Version(key[0], key[1], len(ids), meta.get("title", ""))
+
+
+@dataclass
+class StoredChunks:
+    """What the store holds of every document: all of it listed, or (`listed` None) nothing listed because the
+    store holds exactly the chunks of the `live` versions, and a document's chunks read when asked for."""
+
+    live: dict[str, Version]
+    listed: dict[str, Stored] | None
+    read: Callable[[str], Stored]  # one document's chunks, from the store
+
+    def sources(self) -> set[str]:
+        return set(self.live) if self.listed is None else set(self.listed)
+
+    def of(self, source: str) -> Stored:
+        if self.listed is not None:
+            return self.listed.get(source, Stored())
+        return self.read(source) if source in self.live else Stored()
+
+    def besides(self, source: str, version: Version) -> set[str]:
+        """The ids of the document's chunks that are not of `version`: what a write of `version` leaves to delete."""
+        if self.listed is None and self.live.get(source) == version:
+            return set()
+        return self.of(source).ids_except(version)
 
 
 @dataclass
