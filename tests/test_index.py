@@ -110,7 +110,7 @@ def test_retrieval_ranks_the_passage_that_holds_the_answer_first(index, corpus):
 
 
 def test_an_index_written_with_the_text_as_chroma_document_still_reads_and_retrieves(index, corpus):
-    """Before session 17 a chunk's text was its Chroma document, not a metadata field; such indexes still work."""
+    """Before 2026-12-02 a chunk's text was its Chroma document, not a metadata field; such indexes still work."""
     index.ingest([corpus])
     got = index.collection.get(include=["metadatas", "embeddings"])
     old = [{k: v for k, v in meta.items() if k != "text"} for meta in got["metadatas"]]

@@ -351,7 +351,7 @@ def _as_chunks(got: dict, keep: Callable[[dict], bool] = lambda meta: True) -> l
 
 
 def chunk_text(document: str | None, metadata: dict) -> str:
-    """A stored chunk's text: in its metadata; indexes written before session 17 hold it as the document."""
+    """A stored chunk's text: in its metadata; indexes written before 2026-12-02 hold it as the Chroma document."""
     return metadata.get("text", document or "")
 
 
