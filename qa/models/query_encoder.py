@@ -27,13 +27,13 @@ def onnx_path(cache_dir: Path) -> Path:
     return cache_dir / f"minilm-{fingerprint(embedding_model_path() / 'model.safetensors')}.onnx"
 
 
+# What the int8 export is, in its file name and in the index's version of every document embedded with it.
+INT8_KIND = "int8-per-text"
+
+
 def int8_path(cache_dir: Path) -> Path:
     """Where the int8 quantisation of the export is kept (one text at a time inside the graph: `_per_text`)."""
     return onnx_path(cache_dir).with_suffix(f".{INT8_KIND}.onnx")
-
-
-# What the int8 export is, in its file name and in the index's version of every document embedded with it.
-INT8_KIND = "int8-per-text"
 
 
 def quantize(source: Path, target: Path) -> None:
@@ -162,6 +162,8 @@ class QueryEncoder:
         leave the threads waiting on each other)."""
         import numpy as np
 
+        if not texts:
+            return []
         encodings = self._tokenizer.encode_batch(texts)
         if self._workers == 1 or len(texts) < 2:
             return self._run(self._session, encodings)
