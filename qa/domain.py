@@ -99,6 +99,16 @@ class Answer:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def support_by_citation(self) -> dict[int, float]:
+        """Each cited number's support: the lowest judge score among the sentences that cite it (none when
+        verification was off)."""
+        support: dict[int, float] = {}
+        for s in self.sentences:
+            for n in s.cited:
+                if s.support is not None:
+                    support[n] = min(support.get(n, 1.0), s.support)
+        return support
+
     @classmethod
     def from_dict(cls, data: dict) -> Answer:
         """The Answer `to_dict` gave (after a JSON round trip: lists for tuples)."""

@@ -113,10 +113,20 @@ class Settings:
     )
 
     ui_auth: str | None = setting(None, help="`user:password`: a login for `qa serve` (needed beyond loopback unless `--allow-anonymous`)")
-    ui_read_only: bool = setting(False, help="a shared deployment: the Corpus tab lists documents but offers no upload, re-index or removal")
+    ui_read_only: bool = setting(
+        False, help="a shared deployment: the Corpus tab and the HTTP API list documents but offer no upload, re-index or removal"
+    )
     ui_uploads_per_minute: int = setting(20, low=1, help="files one client (address, or user with a login) may upload a minute")
     # 32 waiting is about 2.5 minutes for the last on a 2-core laptop.
     ui_queue_size: int = setting(32, low=1, help="questions that may wait in the UI's queue; one more is told at once that the app is busy")
+    api_keys: str | None = setting(
+        None, help="comma-separated keys the HTTP API accepts as `Authorization: Bearer KEY` (needed beyond loopback)"
+    )
+    api_keys_file: Path | None = setting(None, help="a file of API keys, one a line (`#` starts a comment), read at start")
+    api_requests_per_minute: int = setting(60, low=1, help="requests one API key (or, without keys, one address) may make a minute")
+    api_queue_size: int = setting(
+        8, low=0, help="API questions that may wait for the generator; one more is answered 503 with `Retry-After`"
+    )
     feedback_file: Path = setting(
         factory=lambda: _default_state_dir() / "feedback.jsonl", help="where the UI's likes and dislikes are appended",
         shown="`.qa/feedback.jsonl` in a project folder, else beside the per-user index",

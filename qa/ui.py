@@ -1,6 +1,7 @@
-"""`python -m qa.ui`: the Gradio app (qa.serving.ui), as `qa serve` starts it."""
+"""`python -m qa.ui`: the Gradio app (qa.serving.ui) and the HTTP API, as `qa serve` starts them."""
 
-from qa.serving.ui import serve
+from qa.serving.server import serve
+from qa.settings import Settings
 
 if __name__ == "__main__":
-    serve()
+    serve(Settings.from_env())

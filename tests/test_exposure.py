@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from qa.errors import SettingsError
 from qa.serving.cli import app
 from qa.serving.ratelimit import RateLimit
-from qa.serving.ui import build, check_exposure
+from qa.serving.access import check_exposure
+from qa.serving.ui import build
 from qa.settings import Settings
 
 EXPOSURE = [

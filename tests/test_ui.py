@@ -13,7 +13,8 @@ from gradio_client import Client
 from live_server import last_text, running_server
 
 from qa.errors import IndexStoreError
-from qa.serving.ui import _corpus_errors_shown, safe_filename
+from qa.serving.corpus import safe_filename
+from qa.serving.ui import _corpus_errors_shown
 
 pytestmark = pytest.mark.slow  # headless Chromium against the Gradio app on the real models
 

@@ -104,7 +104,12 @@ def test_a_warm_server_that_cannot_start_costs_the_answer_nothing(settings, monk
 
 @pytest.mark.parametrize(
     ("flags", "message"),
-    [(("--idle", "5"), "add --no-ui"), (("--no-ui", "--host", "0.0.0.0"), "on this machine only"), (("--no-ui", "--port", "9000"), "on this machine only")],
+    [
+        (("--idle", "5"), "add --no-ui"),
+        (("--no-ui", "--no-api", "--host", "0.0.0.0"), "on this machine only"),
+        (("--no-ui", "--no-api", "--port", "9000"), "on this machine only"),
+        (("--no-ui", "--host", "0.0.0.0"), "refusing to serve the API on 0.0.0.0 without API keys"),
+    ],
 )
 def test_flags_that_do_not_fit_the_server_are_one_line_errors(settings, flags, message):
     result = _cli(settings, "serve", *flags)
@@ -130,7 +135,7 @@ def test_a_headless_server_starts_without_gradio_answers_and_stops_when_idle(set
         "qa.api.ask = lambda question, **kw: ANSWER\n"
         "qa.serving.warm.warm_in_background = lambda settings: None\n"
         "from qa.serving.cli import app\n"
-        "sys.argv = ['qa', 'serve', '--no-ui', '--idle', '0.05']\n"
+        "sys.argv = ['qa', 'serve', '--no-ui', '--port', '0', '--idle', '0.05']\n"
         "try:\n    app()\nfinally:\n    print('gradio' in sys.modules, file=sys.stderr)\n"
     )
     cli_settings = _cli_settings(settings)
@@ -154,7 +159,7 @@ def test_qa_stop_stops_a_headless_server(settings):
         "import sys, qa.api, qa.serving.warm\n"
         "qa.serving.warm.warm_in_background = lambda settings: None\n"
         "from qa.serving.cli import app\n"
-        "sys.argv = ['qa', 'serve', '--no-ui']\n"
+        "sys.argv = ['qa', 'serve', '--no-ui', '--port', '0']\n"
         "app()\n"
     )
     cli_settings = _cli_settings(settings)

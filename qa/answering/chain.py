@@ -91,6 +91,10 @@ class AnswerStream:
             self._answer = end.value
             raise StopIteration from None
 
+    def close(self) -> None:
+        """Stop generating (the reader went away): the model is freed for the next question; there is no Answer."""
+        self._steps.close()
+
     def answer(self) -> Answer:
         """The final Answer, once the rest of the text is generated."""
         for _ in self:

@@ -22,6 +22,7 @@ from qa.errors import QAError, SettingsError
 from qa.settings import Settings, flag_help
 
 if TYPE_CHECKING:
+    from qa.serving.server import Listening
     from qa.store.ingestion import IngestProgress  # the index's libraries load only when a command needs them
 
 app = typer.Typer(help="Answers from your documents, each claim tied to the passage that supports it.", no_args_is_help=True)
@@ -73,7 +74,7 @@ def _print_answer(answer: Answer, judge_threshold: float) -> None:
         out.print(f"[dim]confidence {answer.confidence:.2f}[/]")
     if answer.citations:
         out.print()
-        support = {n: s.support for s in answer.sentences for n in s.cited if s.support is not None}
+        support = answer.support_by_citation()
         for c in answer.citations:
             score = f" [dim](support {support[c.number]:.2f})[/]" if c.number in support else ""
             page = "" if c.page is None else f", p. {c.page}"
@@ -264,39 +265,46 @@ def eval_(
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the UI to the network.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the UI and the API to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free one).", min=0, max=65535)] = 7860,
     allow_anonymous: Annotated[
-        bool, typer.Option(help="Serve beyond this machine without a login (QA_UI_AUTH): anyone reaching the port may use it.")
+        bool, typer.Option(help="Serve the UI beyond this machine without a login (QA_UI_AUTH): anyone reaching the port may use it.")
     ] = False,
-    ui: Annotated[bool, typer.Option(help="Serve the chat UI; --no-ui only answers `qa ask` warm (no Gradio, less memory).")] = True,
+    ui: Annotated[bool, typer.Option(help="Serve the chat UI at /; --no-ui: no Gradio, less memory.")] = True,
+    api: Annotated[bool, typer.Option(help="Serve the HTTP API under /v1 (OpenAI-compatible chat, docs/api.md).")] = True,
     idle: Annotated[
         Optional[float], typer.Option(help="With --no-ui: stop after this many minutes without a question.", min=0)
     ] = None,
 ) -> None:
-    """Start the chat UI (Gradio) on http://HOST:PORT; `qa ask` in a shell then answers through it, warm."""
-    try:
-        if not ui:
-            if (host, port) != ("127.0.0.1", 7860):
-                raise SettingsError("--host and --port are the UI's: --no-ui answers `qa ask` on this machine only")
-            return _serve_without_ui(_settings(ctx), idle)
-        if idle is not None:
-            raise SettingsError("--idle stops a server without the UI: add --no-ui")
-        from qa.serving.ui import serve as serve_ui
+    """Serve the chat UI and the HTTP API on http://HOST:PORT; `qa ask` in a shell then answers through it, warm."""
+    from qa.serving.server import serve as serve_all
 
-        serve_ui(_settings(ctx), host=host, port=port, allow_anonymous=allow_anonymous)
+    try:
+        if idle is not None and ui:
+            raise SettingsError("--idle stops a server without the UI: add --no-ui")
+        if not (ui or api) and (host, port) != ("127.0.0.1", 7860):
+            raise SettingsError("--host and --port are the UI's and the API's: --no-ui --no-api answers `qa ask` on this machine only")
+        serve_all(_settings(ctx), host, port, ui=ui, api=api, allow_anonymous=allow_anonymous, idle_minutes=idle,
+                  on_ready=lambda where: _ready(where, idle))
     except QAError as e:
         _fail(e)
 
 
-def _serve_without_ui(settings: Settings, idle: float | None) -> None:
-    from qa.serving.warm import serve as serve_warm
-
+def _ready(where: Listening, idle: float | None) -> None:
+    if where.ui:
+        err.print(f"the chat UI at {where.http}/")
+    if where.api:
+        err.print(f"the HTTP API at {where.http}/v1 (docs/api.md; its schema at {where.http}/v1/docs)")
     until = f"{idle:g} minutes without a question or " if idle else ""
-    serve_warm(
-        settings, idle,
-        on_ready=lambda server: err.print(f"answering `qa ask` warm at {server.record.url} until {until}`qa stop`"),
-    )
+    err.print(f"answering `qa ask` warm at {where.handoff} until {until}`qa stop`")
+
+
+@app.command()
+def mcp(ctx: typer.Context) -> None:
+    """Serve `ask` and `search` to an agent over MCP on stdin/stdout (a desktop assistant or editor starts it)."""
+    from qa.serving.mcp_server import serve as serve_mcp
+
+    serve_mcp(_settings(ctx))
 
 
 @app.command()

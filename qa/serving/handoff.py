@@ -206,17 +206,17 @@ class HandoffServer:
     def _reply(self, body: dict) -> tuple[int, dict]:
         if not self._slots.acquire(blocking=False):
             return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy"}
-        self._mark(+1)
+        self.mark(+1)
         try:
             answer = self._ask(body["question"], top_k=body.get("top_k"), verify=body.get("verify"))
             return HTTPStatus.OK, answer.to_dict()
         except QAError as e:
             return HTTPStatus.BAD_REQUEST, {"error": str(e), "kind": type(e).__name__}
         finally:
-            self._mark(-1)
+            self.mark(-1)
             self._slots.release()
 
-    def _mark(self, change: int) -> None:
+    def mark(self, change: int) -> None:
         """A question arrived (+1) or was answered (-1): the idle time starts again."""
         with self._activity:
             self._in_flight += change

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import json
 import math
-import re
-import shutil
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,17 +16,18 @@ stay_offline()  # before gradio reads its analytics setting
 
 import gradio as gr  # noqa: E402
 
+from fastapi import FastAPI
+
 from qa.answering.chain import Pipeline
-from qa.api import ask, pipeline
-from qa.errors import CorpusError, DocumentError, QAError, SettingsError
+from qa.api import pipeline
+from qa.errors import CorpusError, QAError
 from qa.models.backends import describe
-from qa.serving.handoff import HandoffServer
+from qa.serving.conversation import history_pairs
+from qa.serving.corpus import Upload, add_uploads, remove_document
 from qa.serving.ratelimit import RateLimit
 from qa.serving.sources import answer_markdown, render_sources
-from qa.serving.warm import warm_in_background
 from qa.settings import VERIFY_MODES, Settings
-from qa.store.documents import read_document
-from qa.store.readers import MAX_FILE_BYTES, supported_suffixes
+from qa.store.readers import supported_suffixes
 
 EXAMPLES = [
     "Until when will the core partnership continue?",
@@ -67,56 +65,6 @@ document.addEventListener("click", (event) => {
 _feedback_lock = threading.Lock()
 
 
-def safe_filename(name: str) -> str:
-    """A file name that cannot leave the corpus folder or hide: base name only, plain characters."""
-    base = Path(name.replace("\\", "/")).name
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "document"
-    return f"{stem}{suffix}"
-
-
-def add_uploads(settings: Settings, uploads: list[str]) -> tuple[list[Path], list[str]]:
-    """Copy uploaded files into the corpus folder; returns the saved paths and one error per refused file."""
-    saved, errors = [], []
-    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
-    for upload in uploads:
-        path = Path(upload)
-        name = safe_filename(path.name)
-        if Path(name).suffix.lower() not in supported_suffixes():
-            errors.append(f"{path.name}: unsupported type; use {', '.join(supported_suffixes())}")
-            continue
-        if path.stat().st_size > MAX_FILE_BYTES:
-            errors.append(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-            continue
-        try:
-            read_document(path)  # an unreadable file never enters the corpus folder
-        except DocumentError as e:
-            errors.append(str(e).replace(str(path), path.name))
-            continue
-        target = settings.corpus_dir / name
-        n = 1
-        while target.exists() and target.read_bytes() != path.read_bytes():
-            target = settings.corpus_dir / f"{Path(name).stem}-{n}{Path(name).suffix}"
-            n += 1
-        shutil.copyfile(path, target)
-        saved.append(target)
-    return saved, errors
-
-
-def _history_pairs(history: list[dict]) -> list[tuple[str, str]]:
-    pairs, question = [], None
-    for message in history:
-        content = message["content"]
-        if not isinstance(content, str):  # Gradio 6 hands history back as a list of typed parts
-            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-        if message["role"] == "user":
-            question = content
-        elif question is not None:
-            pairs.append((question, content))
-            question = None
-    return pairs
-
-
 def _corpus_errors_shown(handler):
     """A corpus action that fails shows why in the status line and leaves the tables as they were."""
 
@@ -138,7 +86,7 @@ class ChatActions:
 
     def respond(self, message: str, history: list[dict], top_k: int, verify: str, answers: dict):
         history = list(history or [])
-        past = _history_pairs(history)
+        past = history_pairs(history)
         history.append({"role": "user", "content": message})
         try:
             stream = self.p.ask_stream(message, top_k=int(top_k), verify=verify, history=past)
@@ -203,7 +151,8 @@ class CorpusActions:
         if wait:
             when = "" if math.isinf(wait) else f"; try again in {math.ceil(wait)} s"
             return self._shown(f"❌ Too many uploads: at most {self.settings.ui_uploads_per_minute} files a minute{when}.")
-        saved, errors = add_uploads(self.settings, [f if isinstance(f, str) else f.name for f in files])
+        paths = [Path(f if isinstance(f, str) else f.name) for f in files]
+        saved, errors = add_uploads(self.settings, [Upload(path.name, path) for path in paths])
         report = self.index.ingest(saved, progress=_progress(progress)) if saved else None
         lines = [f"✅ added {name}" for name in (report.added + report.updated if report else [])]
         lines += [f"= unchanged {name}" for name in (report.unchanged if report else [])]
@@ -223,15 +172,8 @@ class CorpusActions:
     def remove(self, source: str | None):
         if not source:
             return self._shown("Pick a document to remove.")
-        self.index.remove(source)
-        path = self.index.path_of(source)
-        note = ""
-        corpus = self.settings.corpus_dir
-        if path.is_file() and path.resolve().is_relative_to(corpus.resolve()):
-            # Kept, not deleted: a removed document can be restored from the corpus folder's .trash.
-            (corpus / ".trash").mkdir(exist_ok=True)
-            shutil.move(str(path), corpus / ".trash" / path.name)
-            note = f" (file moved to {corpus / '.trash'})"
+        moved = remove_document(self.settings, self.index, source)
+        note = f" (file moved to {moved.parent})" if moved else ""
         return self._shown(f"Removed {source}{note}.")
 
 
@@ -292,38 +234,11 @@ def _corpus_tab(settings: Settings, corpus: CorpusActions) -> None:
     drop.click(corpus.remove, [choice], [status, docs, choice], api_name="remove")
 
 
-def check_exposure(host: str, settings: Settings, allow_anonymous: bool = False) -> None:
-    """Refuse to serve beyond this machine without a login, unless told to: anyone could change the corpus."""
-    if allow_anonymous or settings.ui_auth or is_loopback(host):
-        return
-    raise SettingsError(
-        f"refusing to serve on {host} without a login: anyone who can reach the port could ask, upload and "
-        "remove documents; set QA_UI_AUTH=user:password, or pass --allow-anonymous (QA_UI_READ_ONLY=1 keeps the corpus fixed)"
-    )
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host.lower() == "localhost"
-
-
-def serve(
-    settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, allow_anonymous: bool = False
-) -> None:
-    settings = settings or Settings.from_env()
-    check_exposure(host, settings, allow_anonymous)
+def mount(app: FastAPI, settings: Settings) -> FastAPI:
+    """The chat UI on `app` at `/`, beside whatever else it serves (the HTTP API under `/v1`)."""
     demo = build(settings)
     # llama.cpp is not thread-safe: one generation at a time, the rest wait in Gradio's queue, which shows
     # each their place and an estimate; beyond its size a request is told at once that the app is busy.
     demo.queue(default_concurrency_limit=1, max_size=settings.ui_queue_size)
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
-    warm_in_background(settings)  # the models load while the page opens, not on the first question
-    # `qa ask` in a shell hands its questions to this process (loopback only), so they skip the model start.
-    with HandoffServer(settings, functools.partial(ask, settings=settings)):
-        demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, head=HEAD, show_error=True)
-
-
-if __name__ == "__main__":
-    serve()
+    return gr.mount_gradio_app(app, demo, "", auth=auth, css=CSS, head=HEAD, show_error=True)

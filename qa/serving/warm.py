@@ -1,25 +1,22 @@
-"""Keeping the models warm for the shell: `qa serve --no-ui`, and the server `qa ask` starts when
+"""Keeping the models warm: loaded in the background as a server starts, and the server `qa ask` starts when
 QA_KEEP_WARM asks for one.
 
 A fresh `qa ask` pays the start (imports, the model) before its answer; a running server with the same
-settings takes the next questions warm (qa.serving.handoff). This one imports no Gradio and opens no page; it stops
-on `qa stop` (SIGTERM), on Ctrl-C, or once no question has come for its idle time.
+settings takes the next questions warm (qa.serving.handoff). The one started here has no UI and no HTTP API (it
+opens no port beyond the hand-off) and stops once no question has come for its idle time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qa.errors import QAError
-from qa.serving.handoff import HandoffServer, read_record, record_path
+from qa.serving.handoff import read_record, record_path
 from qa.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,27 +38,8 @@ def warm_in_background(settings: Settings) -> None:
         threading.Thread(target=warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()
 
 
-def serve(
-    settings: Settings, idle_minutes: float | None = None, on_ready: Callable[[HandoffServer], None] | None = None
-) -> None:
-    """Answer `qa ask` warm until stopped, or until no question has come for `idle_minutes`; `on_ready` is
-    told the server once it takes questions."""
-    from qa.api import ask
-
-    signal.signal(signal.SIGTERM, _leave)  # `qa stop`: leave through the with-block, which removes the record
-    warm_in_background(settings)
-    with contextlib.suppress(KeyboardInterrupt), HandoffServer(settings, functools.partial(ask, settings=settings)) as server:
-        if on_ready:
-            on_ready(server)
-        server.wait(idle_s=idle_minutes * 60 if idle_minutes else None)
-
-
-def _leave(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def start_in_background(settings: Settings) -> bool:
-    """Start a server without the UI for these settings, idle-stopped after `settings.keep_warm` minutes;
+    """Start a server with neither UI nor API for these settings, idle-stopped after `settings.keep_warm` minutes;
     False when one is running already. Its output goes to a log beside its record (the last start's)."""
     if read_record(settings) is not None:
         return False
@@ -69,7 +47,7 @@ def start_in_background(settings: Settings) -> bool:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as output:
         subprocess.Popen(
-            [sys.executable, "-m", "qa", "serve", "--no-ui", "--idle", repr(settings.keep_warm)],
+            [sys.executable, "-m", "qa", "serve", "--no-ui", "--no-api", "--idle", repr(settings.keep_warm)],
             env={**os.environ, **settings.to_env()},
             stdin=subprocess.DEVNULL,
             stdout=output,
