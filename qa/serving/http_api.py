@@ -3,6 +3,7 @@ documents. A thin layer over the same Pipeline the UI and `ask()` use (docs/api.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -52,7 +53,7 @@ _STATUS = ((CorpusError, 409), (IndexStoreError, 503), (BackendError, 502), (Mod
 
 def error_body(status: int, message: str, code: str | None = None, param: str | None = None) -> dict:
     """OpenAI's error shape, which its clients read: {"error": {"message", "type", "param", "code"}}."""
-    return {"error": {"message": message, "type": _TYPES.get(status, "server_error"), "param": param, "code": code}}
+    return {"error": {"message": " ".join(message.split()), "type": _TYPES.get(status, "server_error"), "param": param, "code": code}}
 
 
 def status_of(error: QAError) -> int:
@@ -348,6 +349,8 @@ def routes(service: Service) -> APIRouter:
 
 
 def _listed(p: Pipeline) -> list[dict]:
+    with contextlib.suppress(CorpusError):  # an index not yet built is built from the corpus folder, as for a question
+        p.ensure_index()
     return [{"id": source, "object": "document", **entry} for source, entry in p.index.documents().items()]
 
 

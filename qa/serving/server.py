@@ -54,10 +54,12 @@ def serve(
     handoff = HandoffServer(settings, functools.partial(ask, settings=settings))
     app = _app(settings, ui, api, handoff.mark) if ui or api else None
     signal.signal(signal.SIGTERM, _leave)  # `qa stop`: leave through the with-blocks, which remove the record
-    warm.warm_in_background(settings)  # the models load while the port opens, not on the first question
-    with contextlib.suppress(KeyboardInterrupt), handoff, _listening(app, host, port) as url:
+    with contextlib.suppress(KeyboardInterrupt), handoff, listening(app, host, port) as url:
         if on_ready:
             on_ready(Listening(handoff.record.url, url, ui, api))
+        # The models load now, not on the first question; after the lines above, since llama.cpp silences the
+        # process's stderr while it loads.
+        warm.warm_in_background(settings)
         handoff.wait(idle_s=idle_minutes * 60 if idle_minutes else None)
 
 
@@ -84,7 +86,7 @@ def _leave(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def _listening(app: FastAPI | None, host: str, port: int) -> Iterator[str | None]:
+def listening(app: FastAPI | None, host: str, port: int) -> Iterator[str | None]:
     """uvicorn serving `app` on a thread for the duration; the address it listens on (port 0: one the system picks)."""
     if app is None:
         yield None
