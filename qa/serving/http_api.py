@@ -92,8 +92,11 @@ def _errors(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """A body over its limit is answered 413 before it is read whole: JSON under 1 MB, uploads under 64 MB.
-    Only the API's paths; the UI has its own limits."""
+    """A body over its limit is answered 413 without being kept: JSON under 1 MB, uploads under 64 MB. The rest of
+    it is read and dropped first (up to DRAIN_BYTES), so that the client, still sending, reads the answer instead of
+    a reset connection. Only the API's paths; the UI has its own limits."""
+
+    DRAIN_BYTES = 128 * 1024 * 1024
 
     def __init__(self, app: Callable) -> None:
         self.app = app
@@ -104,7 +107,7 @@ class BodyLimit:
         limit = MAX_UPLOAD_BYTES if scope["path"].rstrip("/") == "/v1/documents" else MAX_JSON_BYTES
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await self._too_large(send, limit)
+            return await self._too_large(receive, send, limit)
         seen = 0
 
         async def counted() -> dict:
@@ -112,7 +115,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _TooLarge
+                raise _TooLarge(message.get("more_body", False))
             return message
 
         started = False
@@ -124,12 +127,16 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, sending)
-        except _TooLarge:
+        except _TooLarge as e:
             if not started:
-                await self._too_large(send, limit)
+                await self._too_large(receive if e.args[0] else None, send, limit)
 
-    @staticmethod
-    async def _too_large(send: Callable, limit: int) -> None:
+    async def _too_large(self, receive: Callable | None, send: Callable, limit: int) -> None:
+        drained, more = 0, receive is not None
+        while more and drained < self.DRAIN_BYTES:
+            message = await receive()
+            drained += len(message.get("body", b""))
+            more = message.get("type") == "http.request" and message.get("more_body", False)
         body = json.dumps(error_body(413, f"the body is larger than {limit // (1024 * 1024)} MB", "body_too_large")).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

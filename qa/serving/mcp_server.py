@@ -6,12 +6,16 @@ loaded while the assistant runs. Built on the `mcp` SDK's MCPServer; the tools a
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from qa.api import pipeline
 from qa.answering.chain import clean_question
+from qa.errors import QAError
 from qa.serving.cited import cited, found
 from qa.settings import Settings
 
@@ -33,15 +37,17 @@ def build(settings: Settings) -> MCPServer:
         Returns text (with [n] markers), refused, confidence (calibrated probability that the answer is right) and
         citations: number, document, title, start and end (character span), page, text (the passage), support.
         """
-        return cited(pipeline(settings).ask(clean_question(question), top_k=top_k))
+        with _told():
+            return cited(pipeline(settings).ask(clean_question(question), top_k=top_k))
 
     @server.tool()
-    def search(query: str, top_k: int | None = None) -> list[dict]:
-        """The passages of the documents that best match a query (no answer is written): each with its text,
-        document, title, character span, page and retrieval score."""
-        p = pipeline(settings)
-        p.ensure_index()
-        return [found(x) for x in p.retrieve(clean_question(query), top_k)]
+    def search(query: str, top_k: int | None = None) -> dict:
+        """The passages of the documents that best match a query (no answer is written): `passages`, each with its
+        text, document, title, character span, page and retrieval score."""
+        with _told():
+            p = pipeline(settings)
+            p.ensure_index()
+            return {"passages": [found(x) for x in p.retrieve(clean_question(query), top_k)]}
 
     @server.resource("qa://documents", name="documents", mime_type="application/json")
     def documents() -> str:
@@ -50,6 +56,15 @@ def build(settings: Settings) -> MCPServer:
         return json.dumps([{"id": source, **entry} for source, entry in listed.items()])
 
     return server
+
+
+@contextlib.contextmanager
+def _told() -> Iterator[None]:
+    """A QAError (an empty question, no documents) reaches the agent as the tool's error, in its one line."""
+    try:
+        yield
+    except QAError as e:
+        raise ToolError(str(e)) from None
 
 
 def serve(settings: Settings) -> None:
