@@ -88,3 +88,30 @@ def test_the_architecture_document_matches_the_code():
         if path.name != "__init__.py" and path.name != "__main__.py":
             relative = str(path.relative_to(ROOT))
             assert relative in named, f"docs/architecture.md does not name {relative}"
+
+
+def test_every_package_qa_imports_is_declared_in_pyproject():
+    """A package qa imports itself is named in pyproject.toml, not left to arrive because another depends on it."""
+    import sys
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {canonical(re.split(r"[\s<>=!~\[;]", spec, maxsplit=1)[0]) for spec in project["dependencies"]}
+    imported: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "qa"}
+    distributions = packages_distributions()
+    missing = {
+        name: distributions.get(name, ["?"]) for name in third_party
+        if not any(canonical(d) in declared for d in distributions.get(name, [name]))
+    }
+    assert not missing, f"imported by qa but not declared in pyproject.toml: {missing}"
