@@ -25,11 +25,13 @@ TARGETS = {
     "why_how_p50_vs_naive": ("<=", 1.2),
     "first_token_p50_vs_naive": ("<=", 0.5),
     "answer_tokens_vs_naive": ("<=", 1.0),
+    "api_first_chunk_vs_in_process": ("<=", 1.1),
+    "api_answer_vs_ask": ("<=", 1.05),
     "peak_memory_mb": ("<=", 3000),
 }
 
 
-SECTIONS = ["cli", "ingest", "hits", "pdf", "scale", "answers"]
+SECTIONS = ["cli", "ingest", "hits", "pdf", "scale", "answers", "api"]
 
 
 def main() -> None:
@@ -62,6 +64,9 @@ def main() -> None:
     if "answers" in args.only:
         with console.status("answers"):
             results |= measure.answers(limit=10 if args.quick else None)
+    if "api" in args.only:
+        with console.status("the HTTP API against the Python API"):
+            results |= measure.api(limit=10 if args.quick else None)
     if {"cli", "answers"} <= set(args.only):
         results["cli_ask_warm_vs_naive"] = results["cli_ask_warm_p50_s"] / results["naive_answer_p50_s"]
         results["cli_ask_cold_vs_warm"] = results["cli_ask_cold_p50_s"] / results["cli_ask_warm_p50_s"]

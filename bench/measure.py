@@ -328,3 +328,79 @@ def save(results: dict, folder: Path) -> Path:
     path = folder / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     path.write_text(json.dumps(results, indent=1))
     return path
+
+
+def api(limit: int | None = None) -> dict:
+    """The HTTP API against the Python API, question by question in one process: the first streamed chunk through
+    /v1/chat/completions against the first token of `ask_stream`, a whole answer against `ask()`."""
+    import httpx
+
+    from qa.api import pipeline
+    from qa.evaluation.data import load_questions
+    from qa.serving.http_api import create_app
+    from qa.serving.server import listening
+    from qa.settings import Settings
+
+    questions = [q.question for q in load_questions(ROOT / "eval" / "dataset.jsonl") if q.type not in BROAD + WHY_HOW][:limit]
+    timed: dict[str, list[float]] = {"first": [], "api_first": [], "total": [], "api_total": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env(index_dir=Path(tmp) / "index", corpus_dir=ROOT / "corpus")
+        p = pipeline(settings)
+        p.ask(questions[0])  # warm: models loaded, prompt prefixes cached
+        with listening(create_app(settings, p), "127.0.0.1", 0) as url, httpx.Client(base_url=f"{url}/v1", timeout=600) as http:
+            http.post("/chat/completions", json=_chat(questions[0]))  # the API's own first request (imports, threads)
+
+            def first(q: str) -> float:
+                started = time.perf_counter()
+                stream = p.ask_stream(q)
+                next(stream, None)
+                seconds = time.perf_counter() - started
+                stream.answer()
+                return seconds
+
+            def api_first(q: str) -> float:
+                started = time.perf_counter()
+                with http.stream("POST", "/chat/completions", json=_chat(q, stream=True)) as reply:
+                    return _first_content(reply, started)
+
+            def total(q: str) -> float:
+                started = time.perf_counter()
+                p.ask(q)
+                return time.perf_counter() - started
+
+            def api_total(q: str) -> float:
+                started = time.perf_counter()
+                http.post("/chat/completions", json=_chat(q)).raise_for_status()
+                return time.perf_counter() - started
+
+            ways = {"first": first, "api_first": api_first, "total": total, "api_total": api_total}
+            for i, q in enumerate(questions):
+                # llama.cpp reuses an identical prompt's evaluation: another question before each timing, so that
+                # neither way finds this one's prompt ready; the order alternates between questions.
+                for name in (ways if i % 2 == 0 else reversed(list(ways))):
+                    p.ask(questions[i - 1] if i else questions[-1])
+                    timed[name].append(ways[name](q))
+    firsts, api_firsts, totals, api_totals = (timed[k] for k in ("first", "api_first", "total", "api_total"))
+    return {
+        "api_questions": len(questions),
+        "api_first_chunk_p50_s": percentile(api_firsts, 0.5),
+        "in_process_first_token_p50_s": percentile(firsts, 0.5),
+        "api_first_chunk_vs_in_process": percentile(api_firsts, 0.5) / percentile(firsts, 0.5),
+        "api_answer_p50_s": percentile(api_totals, 0.5),
+        "ask_p50_s": percentile(totals, 0.5),
+        "api_answer_vs_ask": percentile(api_totals, 0.5) / percentile(totals, 0.5),
+    }
+
+
+def _chat(question: str, stream: bool = False) -> dict:
+    return {"model": "qa", "messages": [{"role": "user", "content": question}], "stream": stream}
+
+
+def _first_content(reply, started: float) -> float:  # noqa: ANN001 - an httpx streamed response
+    """Seconds from `started` to the first chunk with text; the rest of the stream is read to its end."""
+    first = None
+    for line in reply.iter_lines():
+        if first is None and line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get("content"):
+            first = time.perf_counter() - started
+    reply.raise_for_status()
+    return first if first is not None else time.perf_counter() - started
