@@ -338,7 +338,7 @@ def api(limit: int | None = None) -> dict:
     from qa.api import pipeline
     from qa.evaluation.data import load_questions
     from qa.serving.http_api import create_app
-    from qa.serving.server import listening
+    from qa.serving.server import bound, listening
     from qa.settings import Settings
 
     questions = [q.question for q in load_questions(ROOT / "eval" / "dataset.jsonl") if q.type not in BROAD + WHY_HOW][:limit]
@@ -347,7 +347,7 @@ def api(limit: int | None = None) -> dict:
         settings = Settings.from_env(index_dir=Path(tmp) / "index", corpus_dir=ROOT / "corpus")
         p = pipeline(settings)
         p.ask(questions[0])  # warm: models loaded, prompt prefixes cached
-        with listening(create_app(settings, p), "127.0.0.1", 0) as url, httpx.Client(base_url=f"{url}/v1", timeout=600) as http:
+        with listening(create_app(settings, p), bound("127.0.0.1", 0)) as url, httpx.Client(base_url=f"{url}/v1", timeout=600) as http:
             http.post("/chat/completions", json=_chat(questions[0]))  # the API's own first request (imports, threads)
 
             def first(q: str) -> float:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from qa.errors import SettingsError
 from qa.serving.cli import app
 from qa.serving.ratelimit import RateLimit
-from qa.serving.access import check_exposure
+from qa.serving.access import api_keys, check_exposure
 from qa.serving.ui import build
 from qa.settings import Settings
 
@@ -44,6 +44,56 @@ def test_the_cli_refuses_at_once_in_one_line(tmp_path):
     [line] = result.output.strip().splitlines()
     assert line.startswith("error: refusing to serve on 0.0.0.0 without a login")
     assert not (tmp_path / "index").exists()  # refused before anything was opened
+
+
+API_EXPOSURE = [
+    # host, keys, the UI too, refused
+    ("127.0.0.1", None, False, False),
+    ("::1", None, True, False),
+    ("0.0.0.0", None, False, True),
+    ("192.168.1.5", None, False, True),
+    ("0.0.0.0", "k1,k2", False, False),
+    ("0.0.0.0", " , ", False, True),  # no key in it
+]
+
+
+@pytest.mark.parametrize("host, keys, ui, refused", API_EXPOSURE)
+def test_the_api_beyond_this_machine_needs_keys_whatever_the_ui_is_allowed(host, keys, ui, refused):
+    settings = Settings(api_keys=keys)
+    if refused:
+        with pytest.raises(SettingsError, match=f"refusing to serve the API on {host} without API keys.*QA_API_KEYS.*--no-api"):
+            check_exposure(host, settings, allow_anonymous=True, ui=ui, api=True)
+    else:
+        check_exposure(host, settings, allow_anonymous=True, ui=ui, api=True)
+
+
+def test_keys_come_from_a_file_and_an_unreadable_one_is_one_line(tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("first\n# a comment\n  second  # the team's\n")
+    assert api_keys(Settings(api_keys="third", api_keys_file=keys)) == {"first", "second", "third"}
+    with pytest.raises(SettingsError, match="QA_API_KEYS_FILE: cannot read .*missing.*No such file"):
+        api_keys(Settings(api_keys_file=tmp_path / "missing"))
+
+
+def test_the_cli_refuses_an_api_without_keys_at_once_in_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["--index-dir", str(tmp_path / "index"), "serve", "--no-ui", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: refusing to serve the API on 0.0.0.0 without API keys")
+    assert not (tmp_path / "index").exists()
+
+
+def test_a_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["--index-dir", str(tmp_path / "index"), "serve", "--no-ui", "--port", str(port)])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
 
 
 def _elem_ids(demo) -> set[str]:

@@ -24,7 +24,7 @@ from langchain_openai import ChatOpenAI
 from qa.answering.chain import MAX_QUESTION_CHARS, Pipeline
 from qa.domain import Answer
 from qa.serving.http_api import create_app
-from qa.serving.server import listening
+from qa.serving.server import bound, listening
 
 QUESTION = "Until when will the core partnership continue?"
 DRAFT = "The core partnership will continue until 2030 [1]."
@@ -273,7 +273,7 @@ def test_a_reader_that_goes_away_mid_stream_stops_the_generation_and_frees_its_p
     p = make_pipeline(settings, embeddings, chat)
     p.ensure_index()
     app = create_app(settings.with_(api_queue_size=0), p)
-    with listening(app, "127.0.0.1", 0) as url:
+    with listening(app, bound("127.0.0.1", 0)) as url:
         port = int(url.rsplit(":", 1)[1])
         step.set()
         connection = http_client.HTTPConnection("127.0.0.1", port, timeout=10)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from qa.api import pipeline
 from qa.answering.chain import clean_question
+from qa.api import pipeline
 from qa.errors import QAError
 from qa.serving.cited import cited, found
 from qa.settings import Settings

@@ -51,10 +51,11 @@ def serve(
     from qa.api import ask
 
     check_exposure(host, settings, allow_anonymous, ui=ui, api=api)
+    sock = bound(host, port) if ui or api else None  # a port in use fails here, before anything loads
     handoff = HandoffServer(settings, functools.partial(ask, settings=settings))
     app = _app(settings, ui, api, handoff.mark) if ui or api else None
     signal.signal(signal.SIGTERM, _leave)  # `qa stop`: leave through the with-blocks, which remove the record
-    with contextlib.suppress(KeyboardInterrupt), handoff, listening(app, host, port) as url:
+    with contextlib.suppress(KeyboardInterrupt), handoff, listening(app, sock) as url:
         if on_ready:
             on_ready(Listening(handoff.record.url, url, ui, api))
         # The models load now, not on the first question; after the lines above, since llama.cpp silences the
@@ -86,20 +87,19 @@ def _leave(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def listening(app: FastAPI | None, host: str, port: int) -> Iterator[str | None]:
-    """uvicorn serving `app` on a thread for the duration; the address it listens on (port 0: one the system picks)."""
-    if app is None:
+def listening(app: FastAPI | None, sock: socket.socket | None) -> Iterator[str | None]:
+    """uvicorn serving `app` on `sock` (from `bound`) on a thread for the duration; the address it listens on."""
+    if app is None or sock is None:
         yield None
         return
     import uvicorn
 
-    sock = _bound(host, port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=3))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="qa-http", daemon=True)
     thread.start()
     while not server.started:
         if not thread.is_alive():
-            raise SettingsError(f"the server on {host}:{port} failed to start (see above)")
+            raise SettingsError(f"the server on {sock.getsockname()} failed to start (see above)")
         time.sleep(0.05)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -111,8 +111,9 @@ def listening(app: FastAPI | None, host: str, port: int) -> Iterator[str | None]
         sock.close()
 
 
-def _bound(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here so that a port in use is one clear line, not a log from a thread."""
+def bound(host: str, port: int) -> socket.socket:
+    """The listening socket (port 0: one the system picks), bound here so that a port in use is one clear line,
+    not a log from uvicorn's thread."""
     try:
         family, *_, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, socket.SOCK_STREAM)

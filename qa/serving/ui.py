@@ -15,7 +15,6 @@ from qa.models.offline import stay_offline
 stay_offline()  # before gradio reads its analytics setting
 
 import gradio as gr  # noqa: E402
-
 from fastapi import FastAPI
 
 from qa.answering.chain import Pipeline
