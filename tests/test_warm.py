@@ -48,6 +48,14 @@ def test_an_idle_server_stops_waiting_but_not_while_a_question_is_answered(setti
         assert not waiter.is_alive() and time.monotonic() - started >= 0.15  # idle counts from the answer
 
 
+def test_idle_time_counts_from_when_the_server_waits_not_from_a_slow_start(settings):
+    with HandoffServer(settings, Asked()) as server:
+        time.sleep(0.3)  # building the app took longer than the idle time
+        started = time.monotonic()
+        server.wait(idle_s=0.2, poll_s=0.05)
+        assert time.monotonic() - started >= 0.15
+
+
 def test_a_server_without_an_idle_limit_waits_until_stopped(settings):
     server = HandoffServer(settings, Asked()).start()
     waiter = threading.Thread(target=server.wait, kwargs={"poll_s": 0.05})

@@ -178,8 +178,10 @@ class HandoffServer:
         return self
 
     def wait(self, idle_s: float | None = None, poll_s: float = 1.0) -> None:
-        """Block until `stop`, or with `idle_s` until no question has been asked or answered for that long."""
+        """Block until `stop`, or with `idle_s` until no question has been asked or answered for that long, counted
+        from now at the earliest: a start slower than `idle_s` (a loaded machine, the UI being built) stops nothing."""
         with self._activity:
+            self._last_question = time.monotonic()
             while not self._stopped:
                 idle = time.monotonic() - self._last_question
                 if idle_s is not None and self._in_flight == 0 and idle >= idle_s:
