@@ -145,8 +145,9 @@ class Signals:
     answers: float  # the answerability model's P: the best cited passage states the answer to the question
     best: float  # the same for the best passage shown, cited or not
 
-    def features(self) -> list[float]:
-        return [self.support, self.asked, float(min(self.unmet, 2)), self.answers, self.best]
+    def features(self) -> dict[str, float]:
+        """Each signal by name, as the confidence's weights name them (unmet names and times count up to two)."""
+        return {"support": self.support, "asked": self.asked, "unmet": float(min(self.unmet, 2)), "answers": self.answers, "best": self.best}
 
     def to_dict(self) -> dict:
         return asdict(self)

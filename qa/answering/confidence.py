@@ -6,28 +6,45 @@ this question?" separates answerable from near-miss questions only in part, the 
 (`qa.models.answerability`) tells passages that hold the answer from those that do not but barely sees a
 near miss, and a question's names and times either are or are not in the cited passage. A logistic
 model over them, fitted on labelled answers (`qa.evaluation.calibrate`), turns them into P(the answer
-is right).
+is right). Its weights, one per named feature, are the file the fit writes (`qa/models/confidence.json`,
+which also says what it was fitted on and how well each signal does).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 from qa.domain import Signals
 
-FEATURES = ("support", "asked", "unmet", "answers", "best")
-
-# Intercept, then one weight per feature. Fitted by `python -m qa.evaluation.calibrate` on a mix that looks like
-# use: the 51 drafts that passed the judge among 40 answerable and 40 unanswerable SQuAD 2.0 questions from the
-# develop articles' held-out paragraphs (which the answerability model never saw; corpus: all ten articles of
-# the shared file), and the 47 of the article eval (76 questions), all asked with QA_MIN_CONFIDENCE=0.
-# AUC of each signal alone (SQuAD / article): asked 0.92 / 0.89, answers 0.75 / 0.87, best 0.73 / 0.86,
-# unmet 0.65 / 0.64, support 0.57 / 0.37. Five-fold cross-validated AUC of the fit, pooled: 0.83 with the
-# answerability model's two signals, 0.68 without them (article alone 0.90 against 0.72).
-WEIGHTS = (-2.029, 0.520, 1.877, -1.060, 1.126, 0.928)
+WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "models" / "confidence.json"
 
 
-def confidence(signals: Signals, weights: tuple[float, ...] = WEIGHTS) -> float:
-    """P(the answer is right), in [0, 1]."""
-    z = weights[0] + sum(w * x for w, x in zip(weights[1:], signals.features()))
+@dataclass(frozen=True)
+class Weights:
+    """The fitted logistic model: an intercept and a weight per feature name of `Signals.features()`."""
+
+    intercept: float
+    weights: dict[str, float]
+
+    @classmethod
+    def read(cls, path: Path = WEIGHTS_FILE) -> Weights:
+        data = json.loads(path.read_text())
+        return cls(float(data["intercept"]), {name: float(w) for name, w in data["weights"].items()})
+
+
+@functools.cache
+def shipped_weights() -> Weights:
+    return Weights.read()
+
+
+def confidence(signals: Signals, weights: Weights | None = None) -> float:
+    """P(the answer is right), in [0, 1]. A feature the weights do not name counts for nothing; a weight whose
+    feature the signals lack is an error (the file and the checks disagree)."""
+    weights = weights or shipped_weights()
+    features = signals.features()
+    z = weights.intercept + sum(w * features[name] for name, w in weights.weights.items())
     return 1.0 / (1.0 + math.exp(-z))

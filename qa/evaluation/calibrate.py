@@ -3,8 +3,8 @@
 Each report is the JSON of a `qa eval` run, SQuAD or article (made with QA_MIN_CONFIDENCE=0, so every draft is
 kept and labelled): its answers' signals are the features, "the drafted answer is right" the label; `--collect N`
 first makes such a SQuAD run on held-out develop questions.
-Prints the weights to put in qa/answering/confidence.py, with the fit's AUC and calibration error on the same data;
-report figures come from runs on other articles.
+Prints the weights with each signal's AUC and the fit's on the same data (report figures come from runs on other
+articles); `--write` puts them in qa/models/confidence.json, which the confidence reads.
 """
 
 from __future__ import annotations
@@ -15,19 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answering.confidence import FEATURES, Signals
+from qa.answering.confidence import WEIGHTS_FILE
+from qa.domain import Signals
 from qa.evaluation.confidence_metrics import auc
 from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
 
 
-def labelled(reports: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The feature names, a row of features per labelled answer, and the labels."""
     rows, labels = [], []
     for path in reports:
         for r in json.loads(path.read_text())["results"]:
             if r.get("signals"):
                 rows.append(Signals(**r["signals"]).features())
                 labels.append(float(r["draft_correct"]))
-    return np.array(rows, dtype=float), np.array(labels)
+    names = list(rows[0]) if rows else []
+    return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels)
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("reports", nargs="*", type=Path, help="reports of runs with QA_MIN_CONFIDENCE=0 to fit on")
     parser.add_argument("--collect", type=int, metavar="N", help="first answer N + N held-out SQuAD develop questions")
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}, which the confidence reads")
+    parser.add_argument("--about", default="", help="with --write: what the weights were fitted on, kept in the file")
     args = parser.parse_args(argv)
     reports = list(args.reports)
     if args.collect:
@@ -73,14 +78,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"collected: {reports[-1]}")
     if not reports:
         parser.error("give reports to fit on, or --collect N")
-    x, y = labelled(reports)
+    names, x, y = labelled(reports)
     w = fit(x, y)
     p = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ w)))
     print(f"{len(y)} answers, {int(y.sum())} right")
-    for i, name in enumerate(FEATURES):
+    for i, name in enumerate(names):
         print(f"  AUC of {name} alone: {auc(x[:, i] * (-1 if name == 'unmet' else 1), y):.3f}")
     print(f"  AUC of the fit: {auc(p, y):.3f}")
-    print(f"WEIGHTS = ({', '.join(f'{v:.3f}' for v in w)})")
+    fitted = weights_file(names, w, args.about)
+    print(json.dumps(fitted, indent=1))
+    if args.write:
+        WEIGHTS_FILE.write_text(json.dumps(fitted, indent=1) + "\n")
+        print(f"wrote {WEIGHTS_FILE}")
+
+
+def weights_file(names: list[str], w: np.ndarray, about: str) -> dict:
+    """What the confidence reads: the intercept and a weight per feature name, rounded as before, and what they
+    were fitted on."""
+    return {"about": about, "intercept": round(float(w[0]), 3), "weights": {n: round(float(v), 3) for n, v in zip(names, w[1:])}}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""The confidence reads its weights by feature name from the file the fit writes; moving them there changed no value."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+
+from qa.answering.confidence import WEIGHTS_FILE, Weights, confidence
+from qa.domain import Signals
+from qa.evaluation.calibrate import fit, weights_file
+
+# The fit as it was pasted into the code before it was a file: intercept, then support, asked, unmet, answers, best.
+FORMER = (-2.029, 0.520, 1.877, -1.060, 1.126, 0.928)
+
+
+def former(s: Signals) -> float:
+    z = FORMER[0] + sum(w * x for w, x in zip(FORMER[1:], [s.support, s.asked, float(min(s.unmet, 2)), s.answers, s.best]))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def test_the_shipped_weights_give_every_confidence_the_former_fit_gave():
+    grid = [0.0, 0.13, 0.5, 0.87, 1.0]
+    for support, asked, unmet, answers, best in itertools.product(grid, grid, (0, 1, 2, 5), grid, grid):
+        s = Signals(support, asked, unmet, answers, best)
+        assert confidence(s) == former(s)
+
+
+def test_the_file_names_exactly_the_features_the_checks_give():
+    assert set(Weights.read().weights) == set(Signals(1, 1, 0, 1, 1).features())
+    assert json.loads(WEIGHTS_FILE.read_text())["about"]
+
+
+def test_what_the_fit_writes_is_what_the_confidence_reads(tmp_path):
+    rng = np.random.default_rng(7)
+    rows = [Signals(*rng.random(2), int(rng.integers(0, 3)), *rng.random(2)).features() for _ in range(200)]
+    names = list(rows[0])
+    x = np.array([[r[n] for n in names] for r in rows])
+    y = (x[:, 1] + 0.3 * rng.standard_normal(200) > 0.5).astype(float)
+    w = fit(x, y)
+    path = tmp_path / "confidence.json"
+    path.write_text(json.dumps(weights_file(names, w, "a test")))
+    read = Weights.read(path)
+    s = Signals(0.9, 0.8, 1, 0.4, 0.6)
+    z = w[0] + sum(wi * s.features()[n] for wi, n in zip(w[1:], names))
+    assert read.weights["asked"] > 0 and math.isclose(confidence(s, read), 1 / (1 + math.exp(-z)), abs_tol=2e-3)  # rounded to 3 places
