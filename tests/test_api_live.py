@@ -44,14 +44,12 @@ def test_the_openai_client_gets_a_cited_answer_streamed_and_not(server):
     chunks = list(c.chat.completions.create(model="qa", messages=[{"role": "user", "content": QUESTION}], stream=True))
     streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks)
     assert "2030" in streamed and chunks[-1].model_extra["qa"]["text"] == whole.choices[0].message.content
-    refused = c.chat.completions.create(model="qa", messages=[{"role": "user", "content": "Who is the CEO of Nvidia?"}])
-    assert refused.model_extra["qa"]["refused"] and "cannot answer" in refused.choices[0].message.content
 
 
 def test_langchain_chat_openai_pointed_at_it(server):
+    """Invoked on the real model; its streaming and refusals are the quick tier's (tests/test_http_api.py)."""
     llm = ChatOpenAI(base_url=f"{server.url}v1", api_key="unused", model="qa", max_retries=0, timeout=300)
     assert "2030" in llm.invoke(QUESTION).content
-    assert "2030" in "".join(chunk.content for chunk in llm.stream(QUESTION))
 
 
 def _post(server, body: bytes) -> tuple[int, dict]:

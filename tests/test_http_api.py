@@ -298,3 +298,6 @@ def test_the_api_describes_itself_in_openapi(http):
     assert "ChatRequest" in schema["components"]["schemas"] and "HTTPBearer" in schema["components"]["securitySchemes"]
     unknown = http.get("/v1/embeddings")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_endpoint"
+    wrong_method = http.get("/v1/chat/completions")
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+    assert wrong_method.json()["error"]["message"] == "/v1/chat/completions takes POST, not GET"

@@ -46,7 +46,7 @@ class ApiError(Exception):
 
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-          409: "conflict_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+          405: "invalid_request_error", 409: "conflict_error", 413: "invalid_request_error", 429: "rate_limit_error"}
 # A QAError's kind decides its status: the request (400), the corpus's state (409), the store or model (503, 502, 500).
 _STATUS = ((CorpusError, 409), (IndexStoreError, 503), (BackendError, 502), (ModelFileError, 500), (ValueError, 400))
 
@@ -349,7 +349,11 @@ def routes(service: Service) -> APIRouter:
         return {"id": document, "object": "document", "deleted": True, "moved_to": str(moved) if moved else None}
 
     @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    async def unknown(rest: str):
+    async def unknown(request: Request, rest: str):
+        allowed = sorted({m for r in router.routes if r.path_regex.match(f"/v1/{rest}") and r.name != "unknown" for m in r.methods})
+        if allowed:
+            raise ApiError(405, f"/v1/{rest} takes {' or '.join(allowed)}, not {request.method}", code="method_not_allowed",
+                           headers={"Allow": ", ".join(allowed)})
         raise ApiError(404, f"no such endpoint /v1/{rest} (see /v1/docs)", code="unknown_endpoint")
 
     return router
