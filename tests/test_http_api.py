@@ -295,7 +295,10 @@ def test_a_reader_that_goes_away_mid_stream_stops_the_generation_and_frees_its_p
 def test_the_api_describes_itself_in_openapi(http):
     schema = http.get("/v1/openapi.json").json()
     assert {"/v1/models", "/v1/chat/completions", "/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{document}"} <= set(schema["paths"])
-    assert "ChatRequest" in schema["components"]["schemas"] and "HTTPBearer" in schema["components"]["securitySchemes"]
+    assert {"ChatRequest", "ChatCompletion", "Answer", "Passages", "Error"} <= set(schema["components"]["schemas"])
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    chat = schema["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert {"200", "400", "404", "503"} <= set(chat) and "422" not in chat  # invalid bodies are answered 400
     unknown = http.get("/v1/embeddings")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_endpoint"
     wrong_method = http.get("/v1/chat/completions")

@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answering.chain import AnswerStream, Pipeline, clean_question
+from qa.domain import Answer
 from qa.errors import BackendError, CorpusError, IndexStoreError, ModelFileError, QAError
 from qa.serving.access import Admission, api_keys, key_matches
+from qa.serving.api_schema import ChatCompletion, Documents, Ingested, Passages, Removed, documented
 from qa.serving.cited import found
 from qa.serving.corpus import Upload, add_uploads, remove_document
 from qa.serving.openai_chat import MODEL, ChatRequest, Completion, correction, model_card
@@ -272,7 +274,8 @@ def routes(service: Service) -> APIRouter:
             raise ApiError(404, f"the model {model!r} does not exist; this server has one: {MODEL!r}", code="model_not_found", param="model")
         return model_card()
 
-    @router.post("/chat/completions", summary="A checked, cited answer in OpenAI's shape, streamed or not")
+    @router.post("/chat/completions", summary="A checked, cited answer in OpenAI's shape, streamed or not",
+                 responses=documented(ChatCompletion, 400, 404, 409, 413, 429, 502, 503))
     async def chat_completions(body: ChatRequest):
         if body.model != MODEL:
             raise ApiError(404, f"the model {body.model!r} does not exist; this server has one: {MODEL!r}", code="model_not_found", param="model")
@@ -297,14 +300,15 @@ def routes(service: Service) -> APIRouter:
         return StreamingResponse(_events(service, stream, first, completion, started), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    @router.post("/ask", summary="The whole Answer, as `qa ask --json` prints it")
+    @router.post("/ask", summary="The whole Answer, as `qa ask --json` prints it", responses=documented(Answer, 400, 409, 413, 429, 502, 503))
     async def ask(body: AskRequest) -> dict:
         question = clean_question(body.question)
         settings.with_(top_k=body.top_k, verify=body.verify)
         answer = await service.answered(lambda: p.ask(question, body.top_k, body.verify, body.history))
         return answer.to_dict()
 
-    @router.post("/search", summary="The passages retrieval returns for a query, with their spans and scores; no generator")
+    @router.post("/search", summary="The passages retrieval returns for a query, with their spans and scores; no generator",
+                 responses=documented(Passages, 400, 409, 413, 429))
     async def search(body: SearchRequest) -> dict:
         query = clean_question(body.query)
         settings.with_(top_k=body.top_k)
@@ -315,11 +319,12 @@ def routes(service: Service) -> APIRouter:
 
         return {"object": "list", "data": await anyio.to_thread.run_sync(passages)}
 
-    @router.get("/documents", summary="The documents in the index")
+    @router.get("/documents", summary="The documents in the index", responses=documented(Documents, 429))
     async def documents() -> dict:
         return {"object": "list", "data": await anyio.to_thread.run_sync(lambda: _listed(p))}
 
-    @router.post("/documents", summary="Upload documents and index them (refused when the corpus is read-only)")
+    @router.post("/documents", summary="Upload documents and index them (refused when the corpus is read-only)",
+                 responses=documented(Ingested, 400, 403, 413, 429))
     async def upload(request: Request, files: list[UploadFile] = File(description="one or more documents")) -> dict:
         service.writable()
         wait = service.uploads.take(request.state.client, len(files))
@@ -340,7 +345,8 @@ def routes(service: Service) -> APIRouter:
         return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
                 "failed": [*errors, *report.failed.values()], "data": _listed(p)}
 
-    @router.delete("/documents/{document:path}", summary="Remove a document (its file moves to the corpus's .trash)")
+    @router.delete("/documents/{document:path}", summary="Remove a document (its file moves to the corpus's .trash)",
+                   responses=documented(Removed, 403, 404, 429))
     async def remove(document: str) -> dict:
         service.writable()
         if document not in await anyio.to_thread.run_sync(p.index.documents):
@@ -375,4 +381,14 @@ def create_app(settings: Settings, pipeline: Pipeline, on_activity: Callable[[in
     _errors(app)
     app.add_middleware(BodyLimit)
     app.include_router(routes(Service(settings, pipeline, on_activity)))
+    built = app.openapi
+
+    def schema() -> dict:
+        """FastAPI's schema, without the 422 it lists for every body: an invalid body is answered 400 here."""
+        if app.openapi_schema is None:
+            for operation in (op for path in built()["paths"].values() for op in path.values()):
+                operation.get("responses", {}).pop("422", None)
+        return app.openapi_schema
+
+    app.openapi = schema
     return app
