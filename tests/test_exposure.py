@@ -6,9 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.errors import SettingsError
+from qa.serving.access import api_keys, check_exposure
 from qa.serving.cli import app
 from qa.serving.ratelimit import RateLimit
-from qa.serving.access import api_keys, check_exposure
 from qa.serving.ui import build
 from qa.settings import Settings
 

@@ -174,6 +174,14 @@ class Pipeline:
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
         return self.retriever.retrieve(question, top_k)
 
+    def search(self, query: str, top_k: int | None = None) -> list[Passage]:
+        """The passages retrieval returns for a query, as a user asks for them: the query cleaned, `top_k` checked
+        like the setting, the index built first when empty. No generator runs."""
+        top_k = self.settings.with_(top_k=top_k).top_k
+        query = clean_question(query)
+        self.ensure_index()
+        return self.retrieve(query, top_k)
+
     def ask(self, question: str, top_k: int | None = None, verify: Verify | None = None, history: History = ()) -> Answer:
         return self.ask_stream(question, top_k=top_k, verify=verify, history=history).answer()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,36 +22,6 @@ SEED = 36  # the issue's number: fixed before the data was looked at
 LOCKED_DEV_ARTICLES = 6
 LOCKED_CLAPNQ_EACH = 100
 LOCKED_BOOLQ_AT_LEAST = 400
-
-
-@dataclass(frozen=True)
-class NearMissSplit:
-    """The locked parts: SQuAD 2.0 dev articles, CLAP NQ ids (answerable, unanswerable), BoolQ-3L passage titles.
-
-    Everything else in the shared files is for developing, training and fitting."""
-
-    squad_dev_locked: tuple[str, ...]
-    clapnq_locked: tuple[str, ...]
-    boolq_locked_titles: tuple[str, ...]
-
-    def is_locked_squad_article(self, title: str) -> bool:
-        return title in self.squad_dev_locked
-
-    def is_locked_clapnq(self, record_id: str) -> bool:
-        return str(record_id) in self.clapnq_locked
-
-    def is_locked_boolq(self, title: str) -> bool:
-        """BoolQ-3L is locked by passage title, so that no locked passage's topic is seen in training."""
-        return title in self.boolq_locked_titles
-
-
-def load(path: Path = SPLIT) -> NearMissSplit:
-    data = json.loads(path.read_text())
-    return NearMissSplit(
-        tuple(data["squad2_dev"]["locked"]),
-        tuple(data["clapnq"]["locked_answerable"] + data["clapnq"]["locked_unanswerable"]),
-        tuple(data["boolq3l"]["locked_titles"]),
-    )
 
 
 def _jsonl(path: Path) -> list[dict]:

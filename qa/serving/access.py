@@ -68,10 +68,6 @@ class Admission:
         self._mean_s = first_estimate_s
         self._lock = threading.Lock()
 
-    @property
-    def inside(self) -> int:
-        return self._inside
-
     def enter(self) -> bool:
         with self._lock:
             if self._inside >= self.capacity:

@@ -270,15 +270,13 @@ def routes(service: Service) -> APIRouter:
 
     @router.get("/models/{model}", summary="The model, if it is qa")
     async def model(model: str) -> dict:
-        if model != MODEL:
-            raise ApiError(404, f"the model {model!r} does not exist; this server has one: {MODEL!r}", code="model_not_found", param="model")
+        _known_model(model)
         return model_card()
 
     @router.post("/chat/completions", summary="A checked, cited answer in OpenAI's shape, streamed or not",
                  responses=documented(ChatCompletion, 400, 404, 409, 413, 429, 502, 503))
     async def chat_completions(body: ChatRequest):
-        if body.model != MODEL:
-            raise ApiError(404, f"the model {body.model!r} does not exist; this server has one: {MODEL!r}", code="model_not_found", param="model")
+        _known_model(body.model)
         problem = body.unusable()
         if problem:
             raise ApiError(400, problem, code="unsupported_parameter")
@@ -310,14 +308,8 @@ def routes(service: Service) -> APIRouter:
     @router.post("/search", summary="The passages retrieval returns for a query, with their spans and scores; no generator",
                  responses=documented(Passages, 400, 409, 413, 429))
     async def search(body: SearchRequest) -> dict:
-        query = clean_question(body.query)
-        settings.with_(top_k=body.top_k)
-
-        def passages() -> list[dict]:
-            p.ensure_index()
-            return [found(x) for x in p.retrieve(query, body.top_k)]
-
-        return {"object": "list", "data": await anyio.to_thread.run_sync(passages)}
+        passages = await anyio.to_thread.run_sync(lambda: p.search(body.query, body.top_k))
+        return {"object": "list", "data": [found(x) for x in passages]}
 
     @router.get("/documents", summary="The documents in the index", responses=documented(Documents, 429))
     async def documents() -> dict:
@@ -363,6 +355,11 @@ def routes(service: Service) -> APIRouter:
         raise ApiError(404, f"no such endpoint /v1/{rest} (see /v1/docs)", code="unknown_endpoint")
 
     return router
+
+
+def _known_model(model: str) -> None:
+    if model != MODEL:
+        raise ApiError(404, f"the model {model!r} does not exist; this server has one: {MODEL!r}", code="model_not_found", param="model")
 
 
 def _listed(p: Pipeline) -> list[dict]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from qa.answering.chain import clean_question
+from qa.api import ask as ask_documents
 from qa.api import pipeline
 from qa.errors import QAError
 from qa.serving.cited import cited, found
@@ -38,16 +38,14 @@ def build(settings: Settings) -> MCPServer:
         citations: number, document, title, start and end (character span), page, text (the passage), support.
         """
         with _told():
-            return cited(pipeline(settings).ask(clean_question(question), top_k=top_k))
+            return cited(ask_documents(question, top_k=top_k, settings=settings))
 
     @server.tool()
     def search(query: str, top_k: int | None = None) -> dict:
         """The passages of the documents that best match a query (no answer is written): `passages`, each with its
         text, document, title, character span, page and retrieval score."""
         with _told():
-            p = pipeline(settings)
-            p.ensure_index()
-            return {"passages": [found(x) for x in p.retrieve(clean_question(query), top_k)]}
+            return {"passages": [found(x) for x in pipeline(settings).search(query, top_k)]}
 
     @server.resource("qa://documents", name="documents", mime_type="application/json")
     def documents() -> str:

@@ -109,10 +109,7 @@ class ChatRequest(BaseModel):
         last = self.messages[-1]
         if last.role != "user":
             raise QuestionError(f"the last message must be the user's question, not a {last.role} message")
-        text = message_text(last.content)
-        if not text.strip():
-            raise QuestionError("the question is empty")
-        return text, history_pairs(m.model_dump() for m in self.messages[:-1])
+        return message_text(last.content), history_pairs(m.model_dump() for m in self.messages[:-1])
 
 
 class Completion:
