@@ -128,7 +128,7 @@ class LlamaCppChat(BaseChatModel):
     max_tokens: int = 256
     temperature: float = 0.0
     _formatter: Any = PrivateAttr(default=None)
-    _yes_no: tuple[list[int], list[int]] = PrivateAttr(default=((), ()))
+    _yes_no: tuple[list[int], list[int]] | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -201,27 +201,36 @@ class LlamaCppChat(BaseChatModel):
         """
         import llama_cpp
         import numpy as np
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         with self.engine.context(self.role) as llama:
-            if self._formatter is None:
-                self._formatter = Jinja2ChatFormatter(
-                    template=llama.metadata["tokenizer.chat_template"],
-                    eos_token=llama.detokenize([llama.token_eos()], special=True).decode(),
-                    bos_token=llama.detokenize([llama.token_bos()], special=True).decode(),
-                )
-                self._yes_no = _answer_token_ids(llama)
-            prompt = self._formatter(messages=self._request(messages, None, {})["messages"]).prompt
-            tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
-            evaluated = llama.input_ids[: llama.n_tokens].tolist()
-            reuse = min(llama.longest_token_prefix(evaluated, tokens), len(tokens) - 1)
-            llama.n_tokens = reuse
-            llama.eval(tokens[reuse:])
+            self.evaluate_prompt(llama, messages)
             logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llama.ctx), shape=(llama.n_vocab(),))
+            if self._yes_no is None:
+                self._yes_no = _answer_token_ids(llama)
         yes_ids, no_ids = self._yes_no
         candidates = logits[yes_ids + no_ids].astype(np.float64)
         weights = np.exp(candidates - candidates.max())
         return float(weights[: len(yes_ids)].sum() / weights.sum())
+
+    def evaluate_prompt(self, llama, messages: list[BaseMessage]) -> int:  # noqa: ANN001 - a llama_cpp.Llama
+        """Evaluate the prompt `messages` make, as a chat completion would, in the context of this role that the
+        caller holds (`engine.context`); the prefix shared with the previous call is reused. Returns the count
+        of tokens evaluated."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            self._formatter = Jinja2ChatFormatter(
+                template=llama.metadata["tokenizer.chat_template"],
+                eos_token=llama.detokenize([llama.token_eos()], special=True).decode(),
+                bos_token=llama.detokenize([llama.token_bos()], special=True).decode(),
+            )
+        prompt = self._formatter(messages=self._request(messages, None, {})["messages"]).prompt
+        tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
+        evaluated = llama.input_ids[: llama.n_tokens].tolist()
+        reuse = min(llama.longest_token_prefix(evaluated, tokens), len(tokens) - 1)
+        llama.n_tokens = reuse
+        llama.eval(tokens[reuse:])
+        return len(tokens) - reuse
 
 
 def _answer_token_ids(llama) -> tuple[list[int], list[int]]:
