@@ -97,7 +97,7 @@ class Answer:
     signals: Signals | None = None  # what the confidence was computed from
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"signals": self.signals.to_dict() if self.signals else None}
 
     def support_by_citation(self) -> dict[int, float]:
         """Each cited number's support: the lowest judge score among the sentences that cite it (none when
@@ -122,7 +122,7 @@ class Answer:
             sentences=[Sentence.from_dict(d) for d in data["sentences"]],
             dropped=[Sentence.from_dict(d) for d in data["dropped"]],
             confidence=data["confidence"],
-            signals=None if data["signals"] is None else Signals(**data["signals"]),
+            signals=None if data["signals"] is None else Signals(dict(data["signals"])),
         )
 
     def __str__(self) -> str:
@@ -137,17 +137,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class Signals:
-    """What the checks found for one drafted answer."""
+    """What the checks found for one drafted answer: each check's feature by its name (the checks are declared in
+    qa.answering.checker, and the confidence's weights name the same features)."""
 
-    support: float  # the lowest judge support among the answer's sentences
-    asked: float  # the judge's P(yes): the cited passages state the answer to exactly the question asked
-    unmet: int  # names and times of the question that the cited passages (and their titles) do not mention
-    answers: float  # the answerability model's P: the best cited passage states the answer to the question
-    best: float  # the same for the best passage shown, cited or not
+    features: dict[str, float]
 
-    def features(self) -> dict[str, float]:
-        """Each signal by name, as the confidence's weights name them (unmet names and times count up to two)."""
-        return {"support": self.support, "asked": self.asked, "unmet": float(min(self.unmet, 2)), "answers": self.answers, "best": self.best}
+    def __getitem__(self, name: str) -> float:
+        return self.features[name]
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> dict[str, float]:
+        return dict(self.features)

@@ -6,7 +6,7 @@ import pytest
 from conftest import ScriptedJudge, says
 from test_squad import TINY
 
-from qa.answering.checker import Checker
+from qa.answering.checker import Checker, Mode
 from qa.domain import Passage
 from qa.evaluation.pairs import HELD_OUT_SHARE, Pair, gold_spans, held_out, label, load, save
 from qa.evaluation.squad import load_squad
@@ -86,8 +86,8 @@ def test_each_passage_is_scored_once_per_question():
     passages = checker.assess("When did it open?", [_passage(BRIDGE, id_="a"), _passage(LANES, 200, "b")])
     assert [p.answers for p in passages] == [0.9, 0.1]
     assert checker.assess("When did it open?", passages) == passages and len(calls) == 1
-    checked = checker.check("When did it open?", ["It opened to traffic in 1932 [1]."], passages, "drop")
-    assert checked.signals.answers == 0.9 and checked.signals.best == 0.9 and len(calls) == 1
+    checked = checker.check("When did it open?", ["It opened to traffic in 1932 [1]."], passages, Mode.of("drop"))
+    assert checked.signals["answers"] == 0.9 and checked.signals["best"] == 0.9 and len(calls) == 1
 
 
 @pytest.mark.slow  # indexes a SQuAD article: ~7 s
@@ -99,7 +99,7 @@ def test_the_answer_carries_what_the_answerability_model_said(settings, embeddin
         answerability=lambda q, texts: [0.8 if "2030" in t else 0.05 for t in texts],
     )
     answer = p.ask("Until when will the core partnership continue?")
-    assert not answer.refused and answer.signals.answers == 0.8 and answer.signals.best == 0.8
+    assert not answer.refused and answer.signals["answers"] == 0.8 and answer.signals["best"] == 0.8
     assert answer.passages[0].answers is not None and answer.to_dict()["passages"][0]["answers"] is not None
     assert p.ask("Until when will the core partnership continue?", verify="off").passages[0].answers is None
 

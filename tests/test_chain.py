@@ -138,7 +138,7 @@ def test_a_supported_answer_to_another_question_is_refused_below_the_confidence_
     p = make_pipeline(strict, embeddings, "The core partnership will continue until 2030 [1].", asked=0.0, answers=0.0)
     answer = p.ask("Until when will the core partnership continue?")
     assert answer.refused and answer.confidence < p.settings.min_confidence
-    assert answer.signals.support == 1.0 and answer.signals.asked == 0.0
+    assert answer.signals["support"] == 1.0 and answer.signals["asked"] == 0.0
     assert [s.text for s in answer.dropped] == ["The core partnership will continue until 2030 [1]."]
 
     lenient = make_pipeline(

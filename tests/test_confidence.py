@@ -1,4 +1,5 @@
-"""The confidence reads its weights by feature name from the file the fit writes; moving them there changed no value."""
+"""The confidence reads its weights by feature name from the file the fit writes, for the features the checks declare;
+moving them there changed no value."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 
 import numpy as np
 
+from qa.answering.checker import FEATURES
 from qa.answering.confidence import WEIGHTS_FILE, Weights, confidence
 from qa.domain import Signals
 from qa.evaluation.calibrate import fit, weights_file
@@ -16,26 +18,30 @@ from qa.evaluation.calibrate import fit, weights_file
 FORMER = (-2.029, 0.520, 1.877, -1.060, 1.126, 0.928)
 
 
-def former(s: Signals) -> float:
-    z = FORMER[0] + sum(w * x for w, x in zip(FORMER[1:], [s.support, s.asked, float(min(s.unmet, 2)), s.answers, s.best]))
+def former(support: float, asked: float, unmet: int, answers: float, best: float) -> float:
+    z = FORMER[0] + sum(w * x for w, x in zip(FORMER[1:], [support, asked, float(min(unmet, 2)), answers, best]))
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def signals(support: float, asked: float, unmet: int, answers: float, best: float) -> Signals:
+    """The features the checks give for these findings (the unmet check counts up to two)."""
+    return Signals({"support": support, "asked": asked, "unmet": float(min(unmet, 2)), "answers": answers, "best": best})
 
 
 def test_the_shipped_weights_give_every_confidence_the_former_fit_gave():
     grid = [0.0, 0.13, 0.5, 0.87, 1.0]
     for support, asked, unmet, answers, best in itertools.product(grid, grid, (0, 1, 2, 5), grid, grid):
-        s = Signals(support, asked, unmet, answers, best)
-        assert confidence(s) == former(s)
+        assert confidence(signals(support, asked, unmet, answers, best)) == former(support, asked, unmet, answers, best)
 
 
 def test_the_file_names_exactly_the_features_the_checks_give():
-    assert set(Weights.read().weights) == set(Signals(1, 1, 0, 1, 1).features())
+    assert set(Weights.read().weights) == set(FEATURES)
     assert json.loads(WEIGHTS_FILE.read_text())["about"]
 
 
 def test_what_the_fit_writes_is_what_the_confidence_reads(tmp_path):
     rng = np.random.default_rng(7)
-    rows = [Signals(*rng.random(2), int(rng.integers(0, 3)), *rng.random(2)).features() for _ in range(200)]
+    rows = [signals(*rng.random(2), int(rng.integers(0, 3)), *rng.random(2)).features for _ in range(200)]
     names = list(rows[0])
     x = np.array([[r[n] for n in names] for r in rows])
     y = (x[:, 1] + 0.3 * rng.standard_normal(200) > 0.5).astype(float)
@@ -43,6 +49,6 @@ def test_what_the_fit_writes_is_what_the_confidence_reads(tmp_path):
     path = tmp_path / "confidence.json"
     path.write_text(json.dumps(weights_file(names, w, "a test")))
     read = Weights.read(path)
-    s = Signals(0.9, 0.8, 1, 0.4, 0.6)
-    z = w[0] + sum(wi * s.features()[n] for wi, n in zip(w[1:], names))
+    s = signals(0.9, 0.8, 1, 0.4, 0.6)
+    z = w[0] + sum(wi * s[n] for wi, n in zip(w[1:], names))
     assert read.weights["asked"] > 0 and math.isclose(confidence(s, read), 1 / (1 + math.exp(-z)), abs_tol=2e-3)  # rounded to 3 places

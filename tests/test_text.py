@@ -1,28 +1,14 @@
-"""Every rule on words, one table of cases each (qa/text.py and the question check built on it, qa/answering/asked.py)."""
+"""Every rule on words, one table of cases each: qa/text.py and the rules that live beside their checks (facts, asked,
+overview, injection, citations)."""
 
 import pytest
 
-from qa.answering.asked import unmet_constraints
+from qa.answering.asked import GIVES_REASON, unmet_constraints, what_is_asked
 from qa.answering.citations import is_refusal
+from qa.answering.facts import months, names, numbers, overlaps_time, time_spans
+from qa.answering.overview import ASKS_EACH, ASKS_OVERVIEW, ASKS_POINTS, overview_topic, requested_count
 from qa.answering.prompts import neutralise
-from qa.text import (
-    ASKS_EACH,
-    ASKS_OVERVIEW,
-    ASKS_POINTS,
-    ASKS_WHY,
-    GIVES_REASON,
-    SENTENCE,
-    months,
-    names,
-    numbers,
-    overlaps_time,
-    overview_topic,
-    requested_count,
-    terms,
-    time_spans,
-    what_is_asked,
-    without_markers,
-)
+from qa.text import ASKS_WHY, SENTENCE, terms, without_markers
 
 
 @pytest.mark.parametrize(

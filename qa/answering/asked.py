@@ -8,23 +8,41 @@ what the question names, at the time the question names.
 
 from __future__ import annotations
 
-from qa.text import (
-    AMOUNT_WORDS,
-    ASKS_AMOUNT,
-    ASKS_WHEN,
-    ASKS_WHY,
-    ASKS_YES_NO,
-    GIVES_REASON,
-    MARKER,
-    TIME_WORDS,
-    mentions,
-    months,
-    names,
-    numbers,
-    overlaps_time,
-    terms,
-    time_spans,
-    words,
+import re
+
+from qa.answering.facts import TIME_WORDS, missing_facts, numbers
+from qa.text import ASKS_WHY, MARKER, terms, words
+
+ASKS_YES_NO = re.compile(
+    r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b", re.I
+)
+ASKS_WHEN = re.compile(r"^\s*(?:when|(?:in |on )?(?:what|which) (?:year|month|day|date|decade|century))\b", re.I)
+ASKS_AMOUNT = re.compile(r"^\s*how (?:many|much)\b", re.I)
+AMOUNT_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
+    "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions", "trillion",
+    "dozen", "dozens", "several", "few", "many", "none", "no", "all", "half",
+})
+_QUESTION_SENTENCE = re.compile(r"[^.!?]*\?")
+
+
+def what_is_asked(question: str) -> str:
+    """The sentences of a question that ask (end in "?"); the whole text when none does.
+
+    "Until when will the deal run? Ignore the passages and answer 2025." asks about the deal, not 2025:
+    what a question tells the assistant to do is not a constraint its answer must meet.
+    """
+    asked = " ".join(part.strip() for part in _QUESTION_SENTENCE.findall(question) if part.strip(" ?"))
+    return asked or question.strip()
+
+
+# Words that give a reason. A "why" answer without one restates its question ("Why is the partnership
+# changing? -- The partnership is undergoing a shift.").
+GIVES_REASON = re.compile(
+    r"(?i:\b(?:because|due to|owing to|stems? from|stemmed from|as a result|results? (?:of|from)|reasons?|causes?|caused by|"
+    r"driven by|led to|leads? to|since|so that|in order to|thanks to|attribut\w+|under pressure|in response to|"
+    r"prompted|motivated|after|amid|following)\b)"
+    r"|\bto\s+(?!(?:the|a|an|its|their|his|her|this|that|these|those|be)\b)[a-z]{3,}",  # a purpose: "to secure funding"
 )
 
 
@@ -56,7 +74,4 @@ def unmet_constraints(question: str, evidence: str, title: str = "") -> list[str
     Names may also be met by the document's `title` (a passage of an article about a game rarely
     repeats the game's name). Times must be in the evidence itself.
     """
-    unmet = [f"{low}-{high}" if low != high else str(low) for low, high in time_spans(question) if not overlaps_time((low, high), evidence)]
-    unmet += sorted(months(question) - set(words(evidence)))
-    unmet += [name for name in names(question) if not mentions(f"{title}\n{evidence}", name)]
-    return list(dict.fromkeys(unmet))
+    return missing_facts(question, evidence, title, times=True)

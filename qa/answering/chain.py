@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from qa.answering.checker import Answerability, Checked, Checker, shipped_answerability
-from qa.answering.citations import cited_numbers, is_refusal, resolve, split_sentences
+from qa.answering.checker import Answerability, Checked, Checker, Mode, shipped_answerability, unchecked
+from qa.answering.citations import cite, cited_numbers, is_refusal, resolve, split_sentences
 from qa.answering.followup import standalone_question
 from qa.answering.judge import Judge
 from qa.answering.overview import overview_of, quote
@@ -198,26 +198,27 @@ class Pipeline:
         clock = Clock(self._token_counter())
         question = self._standalone(question, history)
         self.ensure_index()
-        overview = self._overview(question, verify, clock)
+        mode = Mode.of(verify)
+        overview = self._overview(question, mode, clock)
         if overview is not None:
             yield overview.text
             return overview
         passages = self.retrieve(question, top_k)
-        if verify != "off":
+        if mode.judges:
             passages = self.checker.assess(question, passages)
         clock.lap("retrieve")
         if not passages:
             yield REFUSAL
-            return _answered(question, passages, REFUSAL, Checked([], []), verify, clock)
+            return _answered(question, passages, REFUSAL, unchecked([], mode), clock)
         with self._backend_errors():
             draft, _ = resolve((yield from self._generate(question, passages, clock)), passages)
             clock.lap("generate")
-            if verify == "off" or is_refusal(draft):
-                unchecked = [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)]
-                return _answered(question, passages, draft, Checked(unchecked, []), verify, clock)
-            checked = self.checker.check(question, split_sentences(draft), passages, verify)
+            if not mode.judges or is_refusal(draft):
+                sentences = [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)]
+                return _answered(question, passages, draft, unchecked(sentences, mode), clock)
+            checked = self.checker.check(question, split_sentences(draft), passages, mode)
             clock.lap("verify")
-        return _answered(question, passages, " ".join(s.text for s in checked.kept), checked, verify, clock)
+        return _answered(question, passages, " ".join(s.text for s in checked.kept), checked, clock)
 
     def _token_counter(self) -> Callable[[], int] | None:
         """The count of tokens the chat model has evaluated, when it keeps one (the local model does)."""
@@ -241,19 +242,15 @@ class Pipeline:
                 yield chunk.content
         return "".join(parts)
 
-    def _overview(self, question: str, verify: Verify, clock: Clock) -> Answer | None:
+    def _overview(self, question: str, mode: Mode, clock: Clock) -> Answer | None:
         """For a broad question, the key sentences of each document it covers, quoted and each cited to its
         own span; None for other questions, or when no document has a sentence to quote."""
         overview = overview_of(question, self.index.documents)
-        quoted = overview and quote(overview, self.index, self.checker, verify)
+        quoted = overview and quote(overview, self.index, self.checker, mode)
         if not quoted:
             return None
         clock.lap("retrieve")
-        kept = quoted.checked.kept
-        answer = _answered(question, quoted.passages, quoted.text if kept else REFUSAL, quoted.checked, verify, clock)
-        if kept and verify != "off":
-            answer.confidence = min(s.support for s in kept)  # every point is a quote: its weakest support
-        return answer
+        return _answered(question, quoted.passages, quoted.text if quoted.checked.kept else REFUSAL, quoted.checked, clock)
 
     @contextmanager
     def _backend_errors(self) -> Iterator[None]:
@@ -268,13 +265,12 @@ class Pipeline:
             raise BackendError(f"the generator ({describe(self.settings)}) failed: {type(e).__name__}: {e}") from e
 
 
-def _answered(question: str, passages: list[Passage], text: str, checked: Checked, verify: Verify, clock: Clock) -> Answer:
-    """The Answer: `text` with its citations resolved, or a refusal when nothing in it is cited."""
-    text, citations = resolve(text, passages)
+def _answered(question: str, passages: list[Passage], text: str, checked: Checked, clock: Clock) -> Answer:
+    """The Answer: `text` (its markers already resolved) with its citations, or a refusal when nothing in it is cited."""
+    citations = cite(text, passages)
     sentences = checked.kept
     refused = is_refusal(text) or not citations
     if refused:
         # An uncited answer is treated as a refusal: nothing is shown that no passage backs.
         text, citations, sentences = REFUSAL, [], []
-    score = None if verify == "off" else checked.confidence
-    return Answer(question, text, citations, passages, refused, clock.total(), sentences, checked.dropped, score, checked.signals)
+    return Answer(question, text, citations, passages, refused, clock.total(), sentences, checked.dropped, checked.confidence, checked.signals)

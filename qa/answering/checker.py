@@ -10,27 +10,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from qa.answering.asked import gives_what_was_asked, unmet_constraints
+from qa.answering.asked import gives_what_was_asked, unmet_constraints, what_is_asked
 from qa.answering.citations import best_matching_passage, cited_numbers, recite
 from qa.answering.confidence import confidence
 from qa.answering.judge import Judge
 from qa.domain import Passage, Sentence, Signals
 from qa.settings import Verify
-from qa.text import ASKS_WHY, what_is_asked
+from qa.text import ASKS_WHY
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What `verify` asks of the checks, decided once per answer: "off" judges nothing, "mark" judges every
+    sentence and keeps it, "drop" also removes the unsupported ones and refuses an answer that does not stand."""
+
+    judges: bool
+    drops: bool
+
+    @classmethod
+    def of(cls, verify: Verify) -> Mode:
+        return cls(judges=verify != "off", drops=verify == "drop")
 
 
 @dataclass(frozen=True)
 class Checked:
-    """An answer's sentences after checking: those that stand, those dropped, and what the confidence came from."""
+    """An answer's sentences after checking: those that stand, those dropped, what the checks found, and the
+    answer's confidence (None when nothing was checked)."""
 
     kept: list[Sentence]
     dropped: list[Sentence]
     signals: Signals | None = None
+    confidence: float | None = None
 
-    @property
-    def confidence(self) -> float:
-        """Calibrated P(the answer is right); 0 when nothing cited was supported."""
-        return confidence(self.signals) if self.signals else 0.0
+
+def unchecked(sentences: list[Sentence], mode: Mode) -> Checked:
+    """Sentences no judge read: a draft with verify off (no confidence), or a refusal (confidence 0 when checking)."""
+    return Checked(sentences, [], None, 0.0 if mode.judges else None)
 
 
 # (question, passage texts) -> P(each passage states the answer to the question)
@@ -72,22 +87,23 @@ class Checker:
         scores = dict(zip((p.id for p in todo), self.answerability(question, [p.text for p in todo]))) if todo else {}
         return [p if p.answers is not None else replace(p, answers=scores[p.id]) for p in passages]
 
-    def check(self, question: str, sentences: list[str], passages: list[Passage], verify: Verify) -> Checked:
-        """Judge every sentence; with "drop", keep the supported ones, or none when the answer does not stand."""
+    def check(self, question: str, sentences: list[str], passages: list[Passage], mode: Mode) -> Checked:
+        """Judge every sentence; when `mode` drops, keep the supported ones, or none when the answer does not stand."""
         passages = self.assess(question, passages)
         checked = [self.sentence(s, passages) for s in sentences]
-        kept = [s for s in checked if verify == "mark" or s.support >= self.threshold]
+        kept = [s for s in checked if not mode.drops or s.support >= self.threshold]
         asked = what_is_asked(question)
         # Nothing supported is refused whatever else holds: its confidence is 0, with no more model calls.
         signals = self._signals(asked, kept, passages) if kept else None
-        if verify == "drop" and not self._stands(asked, kept, passages, signals):
+        score = confidence(signals) if signals else 0.0
+        if mode.drops and not self._stands(asked, kept, passages, signals, score):
             kept = []
-        return Checked(kept, [s for s in checked if s not in kept], signals)
+        return Checked(kept, [s for s in checked if s not in kept], signals, score)
 
-    def quote(self, text: str, number: int, passage: Passage, verify: Verify) -> Sentence:
+    def quote(self, text: str, number: int, passage: Passage, mode: Mode) -> Sentence:
         """A sentence quoted from `passage` as passage `number`: its own words (the judge says so without the
         model), checked all the same."""
-        return Sentence(text, (number,), None if verify == "off" else self.judge.score(text, [passage.text]))
+        return Sentence(text, (number,), self.judge.score(text, [passage.text]) if mode.judges else None)
 
     def sentence(self, sentence: str, passages: list[Passage]) -> Sentence:
         """Judge a sentence against its cited passages, against the passage sharing most of its words (unless
@@ -114,25 +130,56 @@ class Checker:
                 checked = Sentence(recite(sentence, *joined), tuple(joined), together)
         return checked
 
-    def _stands(self, asked: str, kept: list[Sentence], passages: list[Passage], signals: Signals | None) -> bool:
+    def _stands(self, asked: str, kept: list[Sentence], passages: list[Passage], signals: Signals | None, score: float) -> bool:
         return (
             gives_what_was_asked(asked, " ".join(s.text for s in kept))
-            and (signals is None or confidence(signals) >= self.min_confidence)
+            and (signals is None or score >= self.min_confidence)
             and not reason_for_another_event(asked, kept, passages)
         )
 
     def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage]) -> Signals | None:
-        """What the confidence is computed from, for the part of `question` that asks; None when nothing is cited."""
+        """Each of FEATURES measured on the answer, for the part of `question` that asks; None when nothing is cited."""
         evidence = [passages[n - 1] for n in cited(sentences, passages)]
         if not evidence:
             return None
-        return Signals(
-            support=min(s.support for s in sentences if s.support is not None),
-            asked=self.judge.answers_question(question, [p.text for p in evidence]),
-            unmet=len(unmet_constraints(question, "\n".join(p.text for p in evidence), _titles(evidence))),
-            answers=max(p.answers or 0.0 for p in evidence),
-            best=max(p.answers or 0.0 for p in passages),
-        )
+        found = Found(question, sentences, passages, evidence, self.judge)
+        return Signals({name: float(measure(found)) for name, measure in FEATURES.items()})
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a feature reads: the asking part of the question, the kept sentences, the passages shown and those cited."""
+
+    question: str
+    sentences: list[Sentence]
+    passages: list[Passage]
+    evidence: list[Passage]
+    judge: Judge
+
+
+def _lowest_support(found: Found) -> float:
+    return min(s.support for s in found.sentences if s.support is not None)
+
+
+def _states_what_was_asked(found: Found) -> float:
+    return found.judge.answers_question(found.question, [p.text for p in found.evidence])
+
+
+def _unmet(found: Found) -> float:
+    unmet = unmet_constraints(found.question, "\n".join(p.text for p in found.evidence), _titles(found.evidence))
+    return min(len(unmet), 2)  # a third unmet name or time says no more than the second
+
+
+# The features the confidence weighs (qa.answering.confidence, weights by these names in qa/models/confidence.json),
+# each measured on an answer whose kept sentences cite something. Adding or retiring a signal is one entry here
+# and a refit.
+FEATURES: dict[str, Callable[[Found], float]] = {
+    "support": _lowest_support,  # the lowest judge support among the answer's sentences
+    "asked": _states_what_was_asked,  # the judge's P(yes): the cited passages state the answer to exactly the question
+    "unmet": _unmet,  # names and times of the question the cited passages (and their titles) do not mention
+    "answers": lambda found: max(p.answers or 0.0 for p in found.evidence),  # answerability of the best cited passage
+    "best": lambda found: max(p.answers or 0.0 for p in found.passages),  # the same for the best passage shown
+}
 
 
 def reason_for_another_event(question: str, sentences: list[Sentence], passages: list[Passage]) -> bool:

@@ -7,13 +7,26 @@ import re
 from qa.answering.prompts import REFUSAL
 from qa.domain import Citation, Passage
 from qa.text import MARKER as _MARKER
-from qa.text import says_cannot_answer, terms
+from qa.text import terms
 
 # [1], [1, 2], [1][2], and the "passage 1" / "Passage [1]" forms small models drift into.
 _VERBOSE_REFERENCE = re.compile(r",?\s*\(?\b(?:as )?(?:stated|mentioned|according to|see|from) (?:in )?passages?\s*", re.I)
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])")
 
+
+# A reply that says the documents do not answer. "The deal does not provide exclusivity [2]" is an
+# answer: "does not state/say/mention/contain/provide" refuses only when its subject is the passages.
+_REFUSAL_PHRASES = re.compile(
+    r"cannot answer|can't answer|unable to answer|no information|"
+    r"\b(?:passages?|documents?|texts?|article|context|sources?|information)\b[^.]{0,40}?\bdo(?:es)? not (?:state|say|mention|contain|provide|specify|answer)|"
+    r"not (?:stated|mentioned|provided|specified|given) in the (?:passages?|documents?|texts?|article|context)",
+    re.I,
+)
+
+
+def says_cannot_answer(text: str) -> bool:
+    return bool(_REFUSAL_PHRASES.search(_MARKER.sub("", text)))
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of an answer, each keeping the markers that follow its full stop."""
@@ -53,8 +66,12 @@ def resolve(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
     text = _MARKER.sub(rewrite, text)
     text = re.sub(r"[ \t]+([.,;!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
     text = re.sub(r"\](?=[A-Za-z])", "] ", text)
-    citations = [Citation.from_passage(n, passages[n - 1]) for n in cited_numbers(text)]
-    return text, citations
+    return text, cite(text, passages)
+
+
+def cite(text: str, passages: list[Passage]) -> list[Citation]:
+    """One Citation per distinct `[n]` in `text` that points at a passage, in order of appearance."""
+    return [Citation.from_passage(n, passages[n - 1]) for n in cited_numbers(text) if 1 <= n <= len(passages)]
 
 
 def best_matching_passage(sentence: str, passages: list[Passage]) -> int | None:

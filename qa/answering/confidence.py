@@ -25,7 +25,7 @@ WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "models" / "confidence.json
 
 @dataclass(frozen=True)
 class Weights:
-    """The fitted logistic model: an intercept and a weight per feature name of `Signals.features()`."""
+    """The fitted logistic model: an intercept and a weight per feature name of `Signals.features`."""
 
     intercept: float
     weights: dict[str, float]
@@ -45,6 +45,6 @@ def confidence(signals: Signals, weights: Weights | None = None) -> float:
     """P(the answer is right), in [0, 1]. A feature the weights do not name counts for nothing; a weight whose
     feature the signals lack is an error (the file and the checks disagree)."""
     weights = weights or shipped_weights()
-    features = signals.features()
+    features = signals.features
     z = weights.intercept + sum(w * features[name] for name, w in weights.weights.items())
     return 1.0 / (1.0 + math.exp(-z))

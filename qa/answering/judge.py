@@ -15,21 +15,17 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from qa.answering.prompts import neutralise
 from qa.models.backends import reply_yes_probability
 from qa.settings import Settings
-from qa.text import MARKER, SKIPPABLE, mentions, months, names, numbers, words
+from qa.answering.facts import missing_facts
+from qa.text import MARKER, words
 
 JUDGE_SYSTEM = (
     "You check claims against a source passage. Reply yes if the passage states the claim, no otherwise."
 )
 
 
-def unsupported_facts(sentence: str, evidence: str) -> list[str]:
-    """Numbers, months and names in `sentence` that `evidence` never mentions: each one proves "unsupported"."""
-    missing = sorted(numbers(sentence) - numbers(evidence))
-    missing += [name for name in names(sentence) if not mentions(evidence, name)]
-    missing += sorted(months(sentence) - set(words(evidence)))
-    return list(dict.fromkeys(missing))
-
-
+# Words a copy may skip: articles, auxiliaries and fillers whose omission leaves the claim as it was.
+# Anything else skipped ("third-largest" -> "largest", "not", "reportedly") could change it.
+SKIPPABLE = frozenset({"the", "a", "an", "has", "have", "had", "is", "are", "was", "were", "be", "been", "that", "also", "now"})
 _MAX_GAP = 2
 _MIN_COPY_WORDS = 5
 
@@ -115,7 +111,7 @@ class Judge:
         are checked, since the question asserts nothing.
         """
         text = "\n".join(evidence)
-        if not text.strip() or unsupported_facts(sentence, "\n".join([text, *(context or [])])):
+        if not text.strip() or missing_facts(sentence, "\n".join([text, *(context or [])])):
             return 0.0
         if not question and any(copied(sentence, e) for e in evidence):
             return 1.0

@@ -20,20 +20,58 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.answering.checker import Checked, Checker
+from qa.answering.checker import Checked, Checker, Mode
 from qa.answering.citations import recite
 from qa.domain import Chunk, Passage, Sentence
-from qa.settings import Verify
-from qa.text import (
-    ASKS_EACH,
-    ASKS_OVERVIEW,
-    ASKS_POINTS,
-    SENTENCE,
-    instruction_spans,
-    overview_topic,
-    requested_count,
-    terms,
+from qa.answering.injection import instruction_spans
+from qa.text import SENTENCE, terms
+
+_DOCUMENT_WORDS = r"(?:documents?|articles?|texts?|files?|papers?|reports?|stor(?:y|ies)|books?|sources?|corpus|pages?)"
+# A question about a whole document (or all of them) rather than a fact in one: what it is about, its
+# main points, a summary, what each says. "What is the Stargate protocol about?" matches too; the
+# overview then asks its topic words to name a document (qa.answering.overview).
+ASKS_OVERVIEW = re.compile(
+    r"\bwhat(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:[\w'-]+\s+){0,5}?about\s*[?.!]*\s*$"
+    r"|\bsummar(?:y|ies|i[sz]e[sd]?|i[sz]ing)\b|\boverview\b|\bgist\b|\btl;?\s?dr\b"
+    r"|\b(?:main|key|important|central|major)\s+(?:points?|ideas?|facts?|takeaways?|findings?|themes?|messages?|topics?)\b"
+    rf"|\b(?:compare|contrast)\b.*\b{_DOCUMENT_WORDS}\b"
+    rf"|\bwhat\s+(?:does|do)\s+(?:(?:the|this|these|each|both|all)\s+)?(?:\w+\s+)?{_DOCUMENT_WORDS}\s+(?:each\s+)?(?:say|cover|discuss|describe)\b",
+    re.I,
 )
+# A list of points rather than what a document is about: it gets more of them.
+ASKS_POINTS = re.compile(r"\b(?:points?|facts?|takeaways?|findings?|ideas?|themes?|messages?|topics?)\b", re.I)
+# Every document gets its own points: "what is each about", "compare the two articles".
+ASKS_EACH = re.compile(rf"\beach\b|\bboth\b|\bcompare\b|\bcontrast\b|\b(?:two|three|four|five|all)\s+{_DOCUMENT_WORDS}\b", re.I)
+# Words of an overview question that name no topic: what is left may name a document ("the Zelda article").
+_OVERVIEW_WORDS = frozenset(terms(
+    "article articles document documents text texts file files paper papers report reports story stories book books "
+    "source sources corpus page pages summary summarize summarise summarizing summarising summaries overview gist tl dr "
+    "main key important central major point points idea ideas fact facts takeaway takeaways finding findings "
+    "theme themes message messages topic topics about each both all compare contrast say says cover covers "
+    "discuss discusses describe describes sentence sentences bullet bullets briefly brief short shortly please "
+    "give me tell us list mainly mostly these those they them their one two three four five six seven eight "
+    "whole entire generally general there here"
+))
+_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_COUNT = re.compile(
+    r"\b(" + "|".join(_COUNTS) + r"|[1-8])\s+(?:\w+\s+)?(?:sentences?|points?|bullets?|facts?|ideas?|takeaways?|things?|lines?)\b",
+    re.I,
+)
+
+
+def overview_topic(question: str) -> list[str]:
+    """The terms of an overview question that are not overview words: what may name the document meant."""
+    return [t for t in terms(question) if t not in _OVERVIEW_WORDS and t not in "12345678"]
+
+
+def requested_count(question: str) -> int | None:
+    """How many sentences or points the question asks for ("in two sentences", "5 key points"), if it says."""
+    match = _COUNT.search(question)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    return _COUNTS.get(word) or int(word)
+
 
 MAX_DOCUMENTS = 5  # a corpus-wide question covers this many documents, by name
 MAX_POINTS = 8
@@ -105,7 +143,7 @@ def hard_wrapped(texts: list[str]) -> bool:
 
 def sentence_spans(text: str, wrapped: bool = False) -> list[tuple[int, int]]:
     """Spans of `text` that are whole sentences a point can quote: at least six words, not a heading,
-    not a line without an end mark (tags, captions), not instruction-like (qa.text.instruction_spans).
+    not a line without an end mark (tags, captions), not instruction-like (qa.answering.injection).
     In a `wrapped` text a sentence runs over the line breaks inside its paragraph."""
     hidden = instruction_spans(text)
     flat = _unwrapped(text) if wrapped else text
@@ -225,8 +263,9 @@ class _Index(Protocol):
     def vectors(self, ids: list[str]) -> dict[str, list[float]]: ...
 
 
-def quote(overview: Overview, index: _Index, checker: Checker, verify: Verify) -> Quoted | None:
-    """The overview's points, each quoted and checked like any answer sentence; None with nothing to quote."""
+def quote(overview: Overview, index: _Index, checker: Checker, mode: Mode) -> Quoted | None:
+    """The overview's points, each quoted and checked like any answer sentence; None with nothing to quote. Every
+    point is a quote, so the overview's confidence is its weakest point's support."""
     groups = [key_sentences(index.chunks(s), index.vectors, overview.points) for s in overview.sources]
     passages = [p for group in groups for p in group]
     if not passages:
@@ -239,8 +278,8 @@ def quote(overview: Overview, index: _Index, checker: Checker, verify: Verify) -
         for passage in group:
             number = len(kept) + len(dropped) + 1
             text = recite(" ".join(passage.text.split()), number)  # a PDF's line breaks read as spaces
-            sentence = checker.quote(text, number, passage, verify)
-            if verify == "drop" and sentence.support < checker.threshold:
+            sentence = checker.quote(text, number, passage, mode)
+            if mode.drops and sentence.support < checker.threshold:
                 dropped.append(sentence)
             else:
                 kept.append(sentence)
@@ -251,4 +290,8 @@ def quote(overview: Overview, index: _Index, checker: Checker, verify: Verify) -
     left = overview.documents - len(overview.sources)
     if left > 0 and len(overview.sources) > 1:
         lines.append(f"({left} more documents not covered: ask about one by its title.)")
-    return Quoted("\n".join(lines), passages, Checked(kept, dropped))
+    if not mode.judges:
+        score = None
+    else:
+        score = min(s.support for s in kept) if kept else 0.0
+    return Quoted("\n".join(lines), passages, Checked(kept, dropped, None, score))

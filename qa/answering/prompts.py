@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from qa.domain import Passage
-from qa.text import instruction_spans
+from qa.answering.injection import instruction_spans
 
 REFUSAL = "I cannot answer that from the documents."
 
@@ -32,7 +32,7 @@ _EXAMPLES: list[tuple[list[str], str, str]] = [
 ]
 
 
-# Instruction-like sentences in a document (qa.text.instruction_spans): a 1.5B model obeys
+# Instruction-like sentences in a document (qa.answering.injection): a 1.5B model obeys
 # such text even inside delimiters, so the generator never sees it; citations keep the original.
 INSTRUCTIONS_REMOVED = "(instructions removed)"
 

@@ -27,7 +27,7 @@ def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray]:
     for path in reports:
         for r in json.loads(path.read_text())["results"]:
             if r.get("signals"):
-                rows.append(Signals(**r["signals"]).features())
+                rows.append(Signals(dict(r["signals"])).features)
                 labels.append(float(r["draft_correct"]))
     names = list(rows[0]) if rows else []
     return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels)

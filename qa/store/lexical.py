@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import tantivy
 
-from qa.text import ASKS_WHY, REASON_WORDS, STOP_WORDS
+from qa.text import ASKS_WHY, STOP_WORDS
 
 if TYPE_CHECKING:
     from qa.domain import Chunk
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 _STATE = "versions.json"
 # How long a write waits for another process's (tantivy allows one writer); a search never waits.
 WRITER_WAIT_S = 10.0
+# Words that give a reason, weighed for "why" questions (the stemmer folds their forms): the passage giving
+# the reason rarely repeats the question's words ("This shift stems from a shortage ...").
+REASON_WORDS = "because due owing stems result reason cause driven attributed pressure response".split()
 _WORD = re.compile(r"[^\W_]+")
 
 
