@@ -28,7 +28,9 @@ from qa.evaluation.confidence_metrics import calibration, confidence_auc, covera
 from qa.evaluation.data import HALUEVAL, load_halueval, load_judge_pairs, load_questions
 from qa.evaluation.metrics import judge_balanced_accuracy, score_question, summarize
 from qa.evaluation.report import render
-from qa.evaluation.squad import SquadQuestion, load_squad, write_corpus
+from qa.evaluation.benchmarks import load_benchmark
+from qa.evaluation.benchmarks import part as select_part
+from qa.evaluation.squad import SquadQuestion, write_corpus
 from qa.evaluation.squad import score as squad_score
 from qa.evaluation.squad import summarize as squad_summary
 from qa.models.backends import describe
@@ -159,11 +161,14 @@ def run_squad(
     seed: int = 13,
     console: Console | None = None,
     keep: Callable[[SquadQuestion], bool] | None = None,
+    part: str | None = None,
 ) -> dict:
-    """Ask a seeded sample of a SQuAD 2.0 file (of the questions `keep` accepts) over a corpus of all its
-    articles, in a temporary folder."""
+    """Ask a seeded sample of a SQuAD 2.0, CLAP NQ or BoolQ-3L file (of the questions `keep` accepts) over a
+    corpus of all its documents, in a temporary folder; with `part`, of that part's questions and documents alone."""
     console = console or Console(stderr=True)
-    squad = load_squad(path)
+    squad = load_benchmark(path)
+    if part is not None:
+        squad = select_part(squad, part)
     questions = squad.sample(n, articles, seed, keep)
     runs: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="qa-squad2-") as tmp:
@@ -183,7 +188,7 @@ def run_squad(
     ours = runs["ours"]
     report = {
         "run": _run_info(
-            settings, mode="squad2", file=str(path), articles=articles or squad.articles, corpus_articles=len(squad.documents),
+            settings, mode="squad2", file=str(path), part=part, articles=articles or squad.articles, corpus_articles=len(squad.documents),
             sample=f"{n} answerable + {n} unanswerable at most, seed {seed}", min_confidence=settings.min_confidence,
             seconds=round(time.perf_counter() - started, 1),
         ),

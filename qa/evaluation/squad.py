@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.domain import Answer
+from qa.domain import Answer, Citation
 from qa.errors import QAError
 from qa.evaluation.confidence_metrics import calibration, confidence_auc, right_confidence_p50
 from qa.evaluation.metrics import percentile
@@ -32,10 +32,27 @@ class SquadQuestion:
     source: str
     start: int
     end: int
+    # How an answer to an answerable question is right: it holds a gold answer ("span"); it is given at all
+    # ("answered": CLAP NQ's gold answers are long free text); it opens with the gold "yes" or "no" ("yes/no").
+    right_when: str = "span"
 
     @property
     def answerable(self) -> bool:
         return bool(self.answers)
+
+    def supported_by(self, citation: Citation) -> bool:
+        if self.right_when == "span":
+            return holds_answer(citation.text, self.answers)
+        return citation.source == self.source and citation.start < self.end and self.start < citation.end
+
+    def is_right(self, text: str) -> bool:
+        """Whether `text`, an answer given, answers this answerable question rightly."""
+        if self.right_when == "answered":
+            return True
+        if self.right_when == "yes/no":
+            opening = normalize(text).split()[:1]
+            return opening == [self.answers[0]]
+        return holds_answer(text, self.answers)
 
 
 @dataclass(frozen=True)
@@ -131,9 +148,11 @@ class SquadResult:
 
 
 def score(q: SquadQuestion, answer: Answer) -> SquadResult:
-    """Correct: an answerable question answered with a gold answer in the text, an unanswerable one refused."""
+    """Correct: an answerable question answered rightly (`SquadQuestion.is_right`), an unanswerable one refused.
+    Cited support: a citation holds a gold answer, or, where the gold answer is no span, lies in the question's
+    own passage."""
     draft = answer.text if not answer.refused else " ".join(s.text for s in answer.dropped)
-    answered_gold = not answer.refused and holds_answer(answer.text, q.answers)
+    answered_gold = not answer.refused and q.is_right(answer.text)
     return SquadResult(
         q.id,
         q.article,
@@ -143,8 +162,8 @@ def score(q: SquadQuestion, answer: Answer) -> SquadResult:
         draft,
         answer.refused,
         answered_gold if q.answerable else answer.refused,
-        q.answerable and holds_answer(draft, q.answers),
-        q.answerable and not answer.refused and any(holds_answer(c.text, q.answers) for c in answer.citations),
+        q.answerable and bool(draft) and q.is_right(draft),
+        q.answerable and not answer.refused and any(q.supported_by(c) for c in answer.citations),
         any(p.source == q.source and p.start < q.end and q.start < p.end for p in answer.passages),
         answer.confidence,
         answer.signals.to_dict() if answer.signals else None,

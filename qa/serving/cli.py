@@ -221,10 +221,11 @@ def eval_(
     halueval: Annotated[int, typer.Option(help="HaluEval cases for the judge (0 skips, -1 all 1,000).")] = 200,
     judge_pairs: Annotated[bool, typer.Option(help="Validate the judge on eval/judge_pairs.jsonl.")] = True,
     eval_dir: Annotated[Path, typer.Option(help="Folder with dataset.jsonl, judge_pairs.jsonl, thresholds.json.")] = Path("eval"),
-    squad2: Annotated[Optional[Path], typer.Option(help="Instead, ask a sample of this SQuAD 2.0 file over its articles.")] = None,
+    squad2: Annotated[Optional[Path], typer.Option(help="Instead, ask a sample of this SQuAD 2.0 file over its articles (or of a CLAP NQ folder or file, or a BoolQ-3L file, over its passages).")] = None,
     squad2_n: Annotated[int, typer.Option(help="SQuAD 2.0: answerable and unanswerable questions to ask, each.")] = 50,
     squad2_articles: Annotated[Optional[str], typer.Option(help="SQuAD 2.0: ask only these articles' questions (comma-separated titles); the corpus is every article.")] = None,
     squad2_seed: Annotated[int, typer.Option(help="SQuAD 2.0: sampling seed.")] = 13,
+    squad2_part: Annotated[Optional[str], typer.Option(help="SQuAD 2.0: only the develop or the locked part of a shared file (eval/near_miss_split.json), over that part's documents.")] = None,
 ) -> None:
     """Run the eval suite; exit non-zero when a metric falls below eval/thresholds.json."""
     from qa.evaluation.runner import EvalOptions, print_summary, run, run_squad, write
@@ -234,7 +235,7 @@ def eval_(
     if squad2 is not None:
         articles = [a.strip() for a in squad2_articles.split(",") if a.strip()] if squad2_articles else None
         try:
-            report = run_squad(_settings(ctx), squad2, squad2_n, articles, compare == "naive", squad2_seed, console=err)
+            report = run_squad(_settings(ctx), squad2, squad2_n, articles, compare == "naive", squad2_seed, console=err, part=squad2_part)
         except QAError as e:
             _fail(e)
         json_path, html_path = write(report, eval_dir)
