@@ -34,6 +34,7 @@ def squad_hits(embeddings, questions: int = 1000) -> dict:  # noqa: ANN001 - a l
     from qa.evaluation.squad import load_squad, write_corpus
     from qa.retrieval.hybrid import IndexRetriever
     from qa.store.index import Index
+    from qa.store.ingestion import ingest
 
     squad = load_squad(DEFAULT_SQUAD)
     spans = gold_spans(DEFAULT_SQUAD)
@@ -43,7 +44,7 @@ def squad_hits(embeddings, questions: int = 1000) -> dict:  # noqa: ANN001 - a l
         settings = Settings(corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index", chroma_url=None)
         write_corpus(squad, settings.corpus_dir)
         index = Index(settings, embeddings)
-        index.ingest([settings.corpus_dir])
+        ingest(index, [settings.corpus_dir])
         retriever = IndexRetriever(index, settings)
         ranks = [_rank(retriever.retrieve(q.question), lambda p, q=q: holds_span(p, spans[q.id])) for q in sample]
     return _figures("squad", ranks)
@@ -55,6 +56,7 @@ def article_hits(embeddings) -> dict:  # noqa: ANN001
     from qa.evaluation.metrics import overlaps_gold, quoted_spans
     from qa.retrieval.hybrid import IndexRetriever
     from qa.store.index import Index
+    from qa.store.ingestion import ingest
 
     corpus = ROOT / "corpus"
     documents = {p.name: p.read_text() for p in corpus.iterdir() if p.is_file()}
@@ -62,7 +64,7 @@ def article_hits(embeddings) -> dict:  # noqa: ANN001
     with tempfile.TemporaryDirectory(prefix="qa-hits-") as tmp:
         settings = Settings(corpus_dir=corpus, index_dir=Path(tmp) / "index", chroma_url=None)
         index = Index(settings, embeddings)
-        index.ingest([corpus])
+        ingest(index, [corpus])
         retriever = IndexRetriever(index, settings)
         ranks = [
             _rank(retriever.retrieve(q.question), lambda p, spans=quoted_spans(q, documents): overlaps_gold(p, spans))

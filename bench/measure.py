@@ -107,7 +107,7 @@ def ingest_throughput(embeddings, name: str = "ingest") -> dict:
     from qa.settings import Settings
     from qa.store.documents import read_document
     from qa.store.index import Index
-    from qa.store.ingestion import distinct
+    from qa.store.ingestion import distinct, ingest
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "docs"
@@ -128,11 +128,11 @@ def ingest_throughput(embeddings, name: str = "ingest") -> dict:
         # 10% between runs a minute apart, and their mean is what the ingest ran beside.
         before = embedding_alone()
         started = time.perf_counter()
-        report = index.ingest([folder])
+        report = ingest(index, [folder])
         seconds = time.perf_counter() - started
         embedding = (before + embedding_alone()) / 2
         started = time.perf_counter()
-        index.ingest([folder])
+        ingest(index, [folder])
         again = time.perf_counter() - started
     return {
         f"{name}_documents": docs,
@@ -153,6 +153,7 @@ def pdf_ingest_throughput(embeddings, pages: int = 300) -> dict:
     from qa.settings import Settings
     from qa.store.documents import read_document
     from qa.store.index import Index
+    from qa.store.ingestion import ingest
 
     lines = [line for text in pydoc_data.topics.topics.values() for line in textwrap.wrap(text, 90)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +166,7 @@ def pdf_ingest_throughput(embeddings, pages: int = 300) -> dict:
         reading = time.perf_counter() - started
         index = Index(Settings(index_dir=Path(tmp) / "index"), embeddings)
         started = time.perf_counter()
-        report = index.ingest([folder])
+        report = ingest(index, [folder])
         seconds = time.perf_counter() - started
     return {
         "pdf_pages": pages,
@@ -191,7 +192,8 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
     from qa.retrieval.hybrid import IndexRetriever
     from qa.settings import Settings
     from qa.store.documents import Document, chunk_document
-    from qa.store.index import Index, Version, Write
+    from qa.store.index import Index
+    from qa.store.versions import Version, Write
 
     chunks = [c for name, text in pydoc_data.topics.topics.items() for c in chunk_document(Document(name, name, text), 320)]
     base = np.array(embeddings.embed_documents([c.text for c in chunks]), dtype=np.float32)

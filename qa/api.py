@@ -11,7 +11,9 @@ from qa.domain import Answer
 from qa.models.backends import describe
 from qa.models.embeddings import default_embeddings
 from qa.settings import Settings, Verify
-from qa.store.index import Index, set_aside
+from qa.store.chroma import set_aside
+from qa.store.index import Index
+from qa.store import ingestion
 from qa.store.ingestion import IngestProgress, IngestReport
 
 _indexes: dict[Settings, Index] = {}
@@ -90,7 +92,7 @@ def ingest(
             _pipelines.pop(settings, None)
             _indexes.pop(settings, None)
         previous = set_aside(settings)
-    report = index(settings).ingest([Path(x) for x in paths] if paths else [settings.corpus_dir], progress)
+    report = ingestion.ingest(index(settings), [Path(x) for x in paths] if paths else [settings.corpus_dir], progress)
     report.set_aside = previous
     return report
 

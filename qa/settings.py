@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 from qa.errors import SettingsError
@@ -80,23 +81,16 @@ class Settings:
     )
     chunk_size: int = setting(320, low=50, help="characters per chunk (split on paragraphs, then sentences)")
     top_k: int = setting(5, low=1, high=50, help="passages retrieved at most")
-    # Measured on SQuAD 2.0 (the tuning article's 214 answerable questions, 320-character chunks): a gold
-    # answer is in the passages shown for 73% of questions with top 3 within 0.12 (2.4 passages), 79% with top
-    # 5 within 0.2 (4.4 passages); the generator's draft held a gold answer 57% -> 68% of the time, for 1.7 s more.
+    # top_k and score_margin trade answers found against prompt time: docs/settings.md has the measurement.
     min_score: float = setting(0.25, low=-1.0, high=1.0, help="cosine floor below which a passage is not shown; none left: refuse")
     score_margin: float = setting(
         0.2, low=0.0, high=2.0, help="passages scoring more than this below the best one are not shown either (each costs prompt time)"
     )
 
     verify: Verify = setting("drop", choices=VERIFY_MODES, help="judge each sentence: `drop` unsupported ones, `mark` them, or `off`")
-    # Balanced accuracy on eval/judge_pairs.jsonl is flat (0.94-0.95) from 0.4 to 0.7, so the pairs do not
-    # decide. 0.5 errs toward refusing: it refuses every unanswerable eval question (0.4 let "OpenAI released
-    # the latest AI model" through at 0.47) and drops two true sentences at 0.41.
+    # Where the judge's labelled pairs do not decide, the threshold errs toward refusing (docs/settings.md).
     judge_threshold: float = setting(0.5, low=0.0, high=1.0, help="a sentence the judge scores below this is unsupported")
-    # Chosen on the risk-coverage curves of the confidence's own fit (held-out SQuAD develop questions and the
-    # article eval, every draft kept): 0.35 refuses no right answer about the article that 0.1 kept, and refuses
-    # 23 of 40 SQuAD near-miss questions against 19 at 0.1; 0.5 would refuse 25 of them at the cost of two
-    # right answers about the article (false refusals 0.02 -> 0.06).
+    # Chosen on the risk-coverage curves of the confidence's own fit (docs/settings.md).
     min_confidence: float = setting(
         0.35, low=0.0, high=1.0, help="with `drop`, refuse an answer whose confidence (calibrated P(right)) is below this"
     )
@@ -117,7 +111,7 @@ class Settings:
         False, help="a shared deployment: the Corpus tab and the HTTP API list documents but offer no upload, re-index or removal"
     )
     ui_uploads_per_minute: int = setting(20, low=1, help="files one client (address, or user with a login) may upload a minute")
-    # 32 waiting is about 2.5 minutes for the last on a 2-core laptop.
+    # Long enough for a classroom, short enough that the last one's wait is minutes, not more (docs/settings.md).
     ui_queue_size: int = setting(32, low=1, help="questions that may wait in the UI's queue; one more is told at once that the app is busy")
     api_keys: str | None = setting(
         None, help="comma-separated keys the HTTP API accepts as `Authorization: Bearer KEY` (needed beyond loopback)"
@@ -132,37 +126,38 @@ class Settings:
         shown="`.qa/feedback.jsonl` in a project folder, else beside the per-user index",
     )
 
-    openai_base_url: str | None = setting(None, help="the OpenAI-compatible server, e.g. vLLM, Ollama (`http://localhost:11434/v1`)")
-    openai_model: str | None = setting(None, help="the model the OpenAI-compatible server serves")
-    openai_api_key: str | None = setting(None, help="its API key, if it wants one")
-
-    azure_endpoint: str | None = setting(None, help="the Azure OpenAI resource, `https://NAME.openai.azure.com`")
-    azure_deployment: str | None = setting(None, help="the Azure OpenAI deployment")
-    azure_api_version: str = setting("2024-10-21", help="the Azure OpenAI API version")
-    azure_api_key: str | None = setting(None, help="the Azure OpenAI key")
+    # A backend's own options (qa.models.backends): `QA_<BACKEND>_<OPTION>` variables, kept here as text by name;
+    # the backend reads and checks them. The core knows a backend only by its name.
+    backend_options: tuple[tuple[str, str], ...] = field(default=(), metadata={"about": None})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         environ = os.environ if environ is None else environ
-        values = {}
-        for f in fields(cls):
-            raw = environ.get(variable(f.name))
-            if raw is not None and raw != "":
-                values[f.name] = _parse(f.name, f.type, raw)
-        types = {f.name: f.type for f in fields(cls)}
+        values = read_fields(cls, {f.name: environ.get(variable(f.name)) for f in described(cls)}, variable)
+        types = {f.name: f.type for f in described(cls)}
         for name, value in overrides.items():
             if value is not None:
-                values[name] = _parse(name, types[name], value) if isinstance(value, str) else value
-        return cls(**values).validated()
+                values[name] = _parse(variable(name), types[name], value) if isinstance(value, str) else value
+        backend = values.get("backend", cls.backend)
+        prefix = f"QA_{backend.upper()}_"
+        options = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix) and v != ""}
+        return cls(**values, backend_options=tuple(sorted(options.items()))).validated()
 
     def with_(self, **overrides) -> Settings:
-        """A copy with the given fields replaced (None means: keep), validated like the environment's values."""
+        """A copy with the given fields replaced (None means: keep), validated like the environment's values.
+        `backend_options` may be given as a dict."""
+        if isinstance(overrides.get("backend_options"), dict):
+            overrides["backend_options"] = tuple(sorted((k, str(v)) for k, v in overrides["backend_options"].items()))
         return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validated()
+
+    def options(self) -> dict[str, str]:
+        """The backend's own options, as text by name (`QA_<BACKEND>_<NAME>`)."""
+        return dict(self.backend_options)
 
     def to_env(self) -> dict[str, str]:
         """The `QA_*` variables that give these settings back in another process (paths made absolute)."""
         env = {}
-        for f in fields(self):
+        for f in described(self):
             value = getattr(self, f.name)
             if value is not None:
                 env[variable(f.name)] = (
@@ -171,21 +166,27 @@ class Settings:
                     else repr(value) if isinstance(value, float)
                     else str(value)
                 )
+        env.update({f"QA_{self.backend.upper()}_{name.upper()}": value for name, value in self.backend_options})
         return env
 
     def validated(self) -> Settings:
-        from qa.models.backends import BACKENDS  # the registry: a backend added there is a valid QA_BACKEND
-
-        for f in fields(self):
-            _check(f.name, f.metadata["about"], getattr(self, f.name))
-        if self.backend not in BACKENDS:
-            raise SettingsError(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        for f in described(self):
+            check(variable(f.name), f.metadata["about"], getattr(self, f.name))
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise SettingsError("QA_UI_AUTH must look like user:password")
-        needs = BACKENDS[self.backend].needs
-        if any(not getattr(self, name) for name in needs):
-            raise SettingsError(f"the {self.backend} backend needs {' and '.join(variable(name) for name in needs)}")
         return self
+
+
+def described(cls_or_instance: Any) -> list:
+    """The fields that describe themselves (a `Setting`), in order."""
+    return [f for f in fields(cls_or_instance) if f.metadata.get("about") is not None]
+
+
+def read_fields(cls: type, raw: dict[str, str | None], name_of: Callable[[str], str]) -> dict[str, Any]:
+    """The given fields of a self-describing dataclass, parsed from text (None or "" leaves the default);
+    `name_of` gives a field's variable for the error message."""
+    types = {f.name: f.type for f in described(cls)}
+    return {name: _parse(name_of(name), types[name], value) for name, value in raw.items() if value is not None and value != ""}
 
 
 def variable(name: str) -> str:
@@ -195,7 +196,7 @@ def variable(name: str) -> str:
 
 def about(name: str) -> Setting:
     """What a field means."""
-    return next(f.metadata["about"] for f in fields(Settings) if f.name == name)
+    return next(f.metadata["about"] for f in described(Settings) if f.name == name)
 
 
 def flag_help(name: str) -> str:
@@ -203,22 +204,24 @@ def flag_help(name: str) -> str:
     return f"{about(name).help[0].upper()}{about(name).help[1:]} ({variable(name)})."
 
 
-def _check(name: str, about: Setting, value: Any) -> None:
+def check(name: str, about: Setting, value: Any) -> None:
+    """Refuse a value outside the field's choices or range; `name` is its variable."""
     if value is None:
         return
     if about.choices is not None and value not in about.choices:
-        raise SettingsError(f"{variable(name)} must be one of {', '.join(about.choices)}, not {value!r}")
+        raise SettingsError(f"{name} must be one of {', '.join(about.choices)}, not {value!r}")
     if about.low is not None and about.high is not None and not about.low <= value <= about.high:
-        raise SettingsError(f"{variable(name)} must be between {about.low:g} and {about.high:g}, not {value}")
+        raise SettingsError(f"{name} must be between {about.low:g} and {about.high:g}, not {value}")
     if about.low is not None and value < about.low:
-        raise SettingsError(f"{variable(name)} must be at least {about.low:g}, not {value}")
+        raise SettingsError(f"{name} must be at least {about.low:g}, not {value}")
 
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
-def _parse(name: str, type_: str, raw: str):
-    kind = type_.replace(" ", "").split("|")[0]
+def _parse(name: str, type_: Any, raw: str):  # `name`: the variable, for the message
+    written = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))  # annotations unevaluated or not
+    kind = written.replace(" ", "").split("|")[0]
     try:
         if kind == "int":
             return int(raw)
@@ -229,17 +232,17 @@ def _parse(name: str, type_: str, raw: str):
         if kind == "bool":
             return _BOOLEANS[raw.strip().lower()]
     except (ValueError, KeyError):
-        raise SettingsError(f"{variable(name)}={raw!r} is not a valid {kind}") from None
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind}") from None
     return raw
 
 
-def markdown_table() -> str:
-    """The table of settings in docs/settings.md, from the fields' own descriptions."""
+def markdown_table(cls: type | None = None, name_of: Callable[[str], str] = variable) -> str:
+    """The table of a self-describing dataclass's fields (default: Settings, for docs/settings.md)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for f in fields(Settings):
+    for f in described(cls or Settings):
         about = f.metadata["about"]
-        default = about.shown or ("—" if f.default is None else f"`{_shown(f.default)}`")
-        rows.append(f"| `{variable(f.name)}` | {default} | {about.help} |")
+        default = about.shown or ("—" if f.default is None or f.default is MISSING else f"`{_shown(f.default)}`")
+        rows.append(f"| `{name_of(f.name)}` | {default} | {about.help} |")
     return "\n".join(rows)
 
 

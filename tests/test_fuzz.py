@@ -25,6 +25,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from qa.settings import Settings
 from qa.store.documents import DocumentError, read_document
 from qa.store.index import Index
+from qa.store.ingestion import ingest
 from qa.store.readers import MAX_UNPACKED_BYTES
 
 SEED = int(os.environ.get("QA_FUZZ_SEED", "20261130"))
@@ -162,7 +163,7 @@ def _run(tmp_path: Path, count: int, large: bool) -> dict[str, int]:
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     index = Index(settings, DeterministicFakeEmbedding(size=64))
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    report = index.ingest([corpus])
+    report = ingest(index, [corpus])
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak_before
     assert growth < MEMORY_GROWTH_BYTES, (growth, replay)
 

@@ -17,17 +17,11 @@ MODULES = {module_name(f): f for f in PACKAGE.rglob("*.py")}
 
 
 def imports(path: Path) -> set[str]:
-    """The qa modules a module imports, wherever in it (a function's own import counts), except for type checking."""
+    """The qa modules a module imports, wherever in it: a function's own import and a type-only one count too (a module
+    that needs another's types for its signatures should not be needed by it)."""
     found: set[str] = set()
 
     class Visitor(ast.NodeVisitor):
-        def visit_If(self, node: ast.If) -> None:
-            if "TYPE_CHECKING" in ast.unparse(node.test):
-                for statement in node.orelse:
-                    self.visit(statement)
-                return
-            self.generic_visit(node)
-
         def visit_Import(self, node: ast.Import) -> None:
             found.update(alias.name for alias in node.names)
 
@@ -58,6 +52,25 @@ def test_no_module_imports_itself_through_others():
     graph = {name: imports(path) for name, path in MODULES.items()}
     cycles = [cycle for name in graph if (cycle := cycle_from(name, graph))]
     assert not cycles, "import circles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+CORE = ("qa.settings", "qa.domain", "qa.errors", "qa.text")
+
+
+def test_the_core_modules_import_no_subpackage():
+    for name in CORE:
+        upward = sorted(i for i in imports(MODULES[name]) if i not in CORE)
+        assert not upward, f"{name} imports {', '.join(upward)}: a core module needs nothing above it"
+
+
+def test_no_class_over_160_lines_and_no_function_over_60():
+    too_long = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            limit = 160 if isinstance(node, ast.ClassDef) else 60 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+            if limit and node.end_lineno - node.lineno + 1 > limit:
+                too_long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert not too_long, "; ".join(too_long)
 
 
 def test_each_subpackage_keeps_to_the_parts_its_docstring_allows():

@@ -9,6 +9,7 @@ import pytest
 from qa.answering.chain import Pipeline
 from qa.models.embeddings import MiniLMEmbeddings
 from qa.store.index import Index
+from qa.store.ingestion import ingest
 
 _blocking = False
 _attempts: list[tuple] = []
@@ -47,7 +48,7 @@ def test_the_guard_really_blocks_connections():
 def test_loading_models_ingesting_and_asking_open_no_connection(settings):
     with no_network():
         pipeline = Pipeline.from_settings(settings, Index(settings, MiniLMEmbeddings()))
-        report = pipeline.index.ingest([settings.corpus_dir])
+        report = ingest(pipeline.index, [settings.corpus_dir])
         answer = pipeline.ask("Until when will the core partnership continue?")
     assert report.added
     assert "2030" in answer.text

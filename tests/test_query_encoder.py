@@ -14,6 +14,7 @@ from conftest import ARTICLE
 from qa.models import query_encoder
 from qa.models.embeddings import MiniLMEmbeddings
 from qa.store.documents import chunk_document, read_document
+from qa.store.ingestion import ingest
 
 TEXTS = [
     "Until when will the core partnership continue?",
@@ -74,8 +75,8 @@ def test_int8_embeds_documents_and_questions_alike_close_to_float32_and_an_index
     from qa.store.index import Index
 
     index = Index(settings, embeddings)
-    assert index.ingest([settings.corpus_dir]).added
+    assert ingest(index, [settings.corpus_dir]).added
     again = Index(settings, int8)
     assert again.version_name.endswith(f"+{query_encoder.INT8_KIND}")
-    assert again.ingest([settings.corpus_dir]).updated  # float32 vectors are not int8 ones: embedded again
-    assert not again.ingest([settings.corpus_dir]).changed
+    assert ingest(again, [settings.corpus_dir]).updated  # float32 vectors are not int8 ones: embedded again
+    assert not ingest(again, [settings.corpus_dir]).changed

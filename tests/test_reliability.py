@@ -17,6 +17,7 @@ from conftest import ARTICLE, ARTICLE_QUESTIONS, ROOT
 from qa.api import ask
 from qa.settings import Settings
 from qa.store.index import Index
+from qa.store.ingestion import ingest
 
 pytestmark = pytest.mark.slow  # killed processes and threads on the real models
 
@@ -42,7 +43,7 @@ def test_a_killed_ingest_leaves_a_working_index_and_the_next_ingest_is_clean(tmp
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
-    Index(settings, embeddings).ingest([corpus])
+    ingest(Index(settings, embeddings), [corpus])
     _many_documents(corpus, 400)
 
     env = {**os.environ, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(settings.index_dir)}
@@ -59,14 +60,14 @@ def test_a_killed_ingest_leaves_a_working_index_and_the_next_ingest_is_clean(tmp
     survivor = Index(settings, embeddings)
     assert any("until 2030" in c.text for c in survivor.chunks())
 
-    report = survivor.ingest([corpus])
+    report = ingest(survivor, [corpus])
     assert not report.failed
     per_source, duplicates = _chunk_state(survivor)
     assert duplicates == 0
     assert len(per_source) == len(list(corpus.iterdir()))
     # Every document holds exactly the chunks a fresh ingest gives it: nothing orphaned, nothing twice.
     fresh = Index(Settings(corpus_dir=corpus, index_dir=tmp_path / "fresh"), embeddings)
-    fresh.ingest([corpus])
+    ingest(fresh, [corpus])
     assert _chunk_state(fresh)[0] == per_source
 
 

@@ -19,7 +19,8 @@ from qa.answering.judge import judge_messages
 from qa.errors import BackendError
 from qa.models.backends import make_chat_model, reply_yes_probability
 from qa.retrieval.hybrid import IndexRetriever
-from qa.store.index import Index, chunk_text
+from qa.store.index import Index
+from qa.store.ingestion import ingest
 
 pytestmark = pytest.mark.slow  # a Chroma server and llama.cpp's OpenAI-compatible server
 
@@ -62,9 +63,9 @@ def chroma_server(tmp_path_factory):
 def test_the_index_lives_on_a_chroma_server(chroma_server, settings, embeddings, corpus):
     remote = settings.with_(chroma_url=chroma_server)
     index = Index(remote, embeddings)
-    report = index.ingest([corpus])
+    report = ingest(index, [corpus])
     assert report.added and index.count() == report.chunks_written
-    assert not index.ingest([corpus]).changed  # idempotent on the server too
+    assert not ingest(index, [corpus]).changed  # idempotent on the server too
     assert not (settings.index_dir / "chroma.sqlite3").exists()  # nothing went to the local folder
 
     def reply(m):
@@ -78,11 +79,11 @@ def test_the_index_lives_on_a_chroma_server(chroma_server, settings, embeddings,
     # ... and retrieves through the same fusion, its words taken from the server's live chunks, also after
     # the first client changes them; here the dense side misses the new chunk (an unreachable HNSW point).
     (corpus / "lighthouse.txt").write_text("The lighthouse keeper of Varnholm island in 1894 was Agneta Solberg.")
-    index.ingest([corpus])
+    ingest(index, [corpus])
     dense = type(second.store).similarity_search_by_vector_with_relevance_scores
 
     def unreachable(store, vector, k, **kwargs):
-        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in chunk_text(d.page_content, d.metadata)]
+        return [(d, s) for d, s in dense(store, vector, k=k, **kwargs) if "Varnholm" not in d.metadata["text"]]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(type(second.store), "similarity_search_by_vector_with_relevance_scores", unreachable)
@@ -112,7 +113,7 @@ def openai_server(tmp_path_factory):
 
 
 def test_the_openai_backend_answers_through_a_real_server(openai_server, settings, embeddings):
-    remote = settings.with_(backend="openai", openai_base_url=openai_server, openai_model="smollm2", max_tokens=48)
+    remote = settings.with_(backend="openai", backend_options={"base_url": openai_server, "model": "smollm2"}, max_tokens=48)
     model = make_chat_model(remote)
     assert "openai" in model._llm_type or model.__class__.__name__ == "ChatOpenAI"
     streamed = [c.content for c in model.stream("Say hello.")]
@@ -126,14 +127,14 @@ def test_the_openai_backend_answers_through_a_real_server(openai_server, setting
 
 
 def test_the_judge_reads_logprobs_from_a_real_server(openai_server, settings):
-    remote = settings.with_(backend="openai", openai_base_url=openai_server, openai_model="smollm2")
+    remote = settings.with_(backend="openai", backend_options={"base_url": openai_server, "model": "smollm2"})
     p = reply_yes_probability(make_chat_model(remote), judge_messages("The sky is green.", "The sky is blue."))
     assert 0.0 <= p <= 1.0 and p not in (0.0, 1.0)  # a real probability, not a parsed verdict
 
 
 def test_an_unreachable_server_fails_with_an_error_that_names_it(settings, embeddings):
     port = _free_port()
-    remote = settings.with_(backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", openai_model="x", timeout=5.0, max_retries=0)
+    remote = settings.with_(backend="openai", backend_options={"base_url": f"http://127.0.0.1:{port}/v1", "model": "x"}, timeout=5.0, max_retries=0)
     p = Pipeline(remote, embeddings, make_chat_model(remote))
     with pytest.raises(BackendError, match=f"openai: x at http://127.0.0.1:{port}/v1.*Connection"):
         p.ask("Until when will the core partnership continue?")
@@ -156,7 +157,7 @@ def test_a_server_that_never_answers_times_out_after_bounded_retries(settings, e
                 return
 
     threading.Thread(target=accept_and_stay_silent, daemon=True).start()
-    remote = settings.with_(backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", openai_model="x", timeout=1.0, max_retries=2)
+    remote = settings.with_(backend="openai", backend_options={"base_url": f"http://127.0.0.1:{port}/v1", "model": "x"}, timeout=1.0, max_retries=2)
     p = Pipeline(remote, embeddings, make_chat_model(remote))
     started = time.perf_counter()
     try:

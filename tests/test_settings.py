@@ -46,22 +46,33 @@ def test_overrides_win_over_the_environment_and_none_keeps():
         ({"QA_TOP_K": "0"}, "QA_TOP_K must be between 1 and 50"),
         ({"QA_BACKEND": "gpt"}, "QA_BACKEND must be one of local, openai, azure"),
         ({"QA_BACKEND": "openai"}, "needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL"),
-        ({"QA_BACKEND": "azure", "QA_AZURE_ENDPOINT": "https://x"}, "needs QA_AZURE_ENDPOINT and QA_AZURE_DEPLOYMENT"),
+        ({"QA_BACKEND": "azure", "QA_AZURE_ENDPOINT": "https://x"}, "the azure backend needs QA_AZURE_DEPLOYMENT"),
         ({"QA_VERIFY": "maybe"}, "QA_VERIFY must be one of"),
         ({"QA_MIN_SCORE": "2"}, "QA_MIN_SCORE must be between -1 and 1, not 2.0"),
         ({"QA_UI_AUTH": "admin"}, "QA_UI_AUTH must look like user:password"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env, message):
+    from qa.models.backends import backend
+
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
-        Settings.from_env(env)
+        backend(Settings.from_env(env))  # the core settings first, then the backend's own
 
 
-def test_remote_backends_are_configured_from_the_environment():
+def test_remote_backends_are_configured_from_the_environment_by_their_own_options():
+    from qa.models.backends import backend, describe
+
     s = Settings.from_env(
-        {"QA_BACKEND": "openai", "QA_OPENAI_BASE_URL": "http://localhost:8080/v1", "QA_OPENAI_MODEL": "qwen"}
+        {"QA_BACKEND": "openai", "QA_OPENAI_BASE_URL": "http://localhost:8080/v1", "QA_OPENAI_MODEL": "qwen", "QA_AZURE_ENDPOINT": "x"}
     )
-    assert (s.backend, s.openai_base_url, s.openai_model) == ("openai", "http://localhost:8080/v1", "qwen")
+    assert s.backend == "openai" and s.options() == {"base_url": "http://localhost:8080/v1", "model": "qwen"}
+    assert describe(s) == "openai: qwen at http://localhost:8080/v1"
+    again = Settings.from_env(s.to_env())  # a server started with these settings gets them back
+    assert (again.backend, again.options()) == (s.backend, s.options())
+    with pytest.raises(SettingsError, match="the openai backend needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL"):
+        backend(Settings.from_env({"QA_BACKEND": "openai"}))
+    with pytest.raises(SettingsError, match="the azure backend has no option QA_AZURE_MODEL"):
+        backend(Settings.from_env({"QA_BACKEND": "azure", "QA_AZURE_ENDPOINT": "e", "QA_AZURE_DEPLOYMENT": "d", "QA_AZURE_MODEL": "m"}))
 
 
 def test_every_setting_describes_itself_and_the_documented_table_is_made_from_that():
@@ -69,9 +80,14 @@ def test_every_setting_describes_itself_and_the_documented_table_is_made_from_th
 
     from qa.settings import about, markdown_table
 
-    assert all(about(f.name).help for f in fields(Settings))
+    from qa.models.backends import options_table
+
+    assert all(about(f.name).help for f in fields(Settings) if f.name != "backend_options")
     documented = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text()
     assert markdown_table() in documented, "docs/settings.md is stale: paste `python -m qa.settings` into it"
+    assert "QA_OPENAI_BASE_URL" in options_table() and options_table() in documented, (
+        "docs/settings.md is stale: paste `python -m qa.models.backends` into it"
+    )
 
 
 def test_the_command_line_help_is_the_settings_own_description():

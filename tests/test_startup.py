@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from qa.store.index import Index
+from qa.store.ingestion import ingest
 
 HEAVY = ("torch", "sentence_transformers", "langchain_core", "chromadb", "gradio", "llama_cpp")
 
@@ -26,7 +27,7 @@ def test_the_command_line_starts_without_the_heavy_libraries():
 
 @pytest.mark.slow  # a fresh process
 def test_info_opens_the_index_without_loading_a_model(settings, embeddings):
-    chunks = Index(settings, embeddings).ingest([settings.corpus_dir]).chunks_written
+    chunks = ingest(Index(settings, embeddings), [settings.corpus_dir]).chunks_written
     code = (
         "import sys, qa.api, qa.models.backends, qa.models.embeddings\n"
         "qa.models.backends.make_chat_model = None  # building a pipeline would call it and fail\n"

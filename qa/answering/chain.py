@@ -21,6 +21,7 @@ from qa.errors import BackendError, CorpusError, QAError, QuestionError
 from qa.retrieval.hybrid import IndexRetriever, Retriever
 from qa.settings import Settings, Verify
 from qa.store.index import Index
+from qa.store.ingestion import ingest
 
 MAX_QUESTION_CHARS = 2000
 History = Sequence[tuple[str, str]]
@@ -155,7 +156,7 @@ class Pipeline:
         if corpus.is_dir():
             if any(corpus.iterdir()):  # a big corpus takes a while: say why the first answer waits
                 log.info("indexing %s first: the index is empty (`qa ingest` does this ahead of time)", corpus)
-            self.index.ingest([corpus])
+            ingest(self.index, [corpus])
         if self.index.count() == 0:
             state = "has no documents" if corpus.is_dir() else "does not exist"
             raise CorpusError(

@@ -59,8 +59,8 @@ def shipped_answerability(question: str, passages: list[str]) -> list[float]:
     return shipped_model().scores(question, passages)
 
 
-# A sentence its own citation supports this surely keeps it: judging another passage would read ~100 more
-# tokens (3 s on a 2-core AVX2 machine) to gain at most the last tenth of support.
+# A sentence its own citation supports this surely keeps it: judging another passage would read another
+# passage's tokens (seconds on 2 cores) to gain at most the last tenth of support.
 SURE = 0.9
 
 

@@ -14,6 +14,7 @@ from qa.retrieval.hybrid import PassageRetriever, to_passage
 from qa.settings import Settings
 from qa.store.documents import ParagraphChunker
 from qa.store.index import Index
+from qa.store.ingestion import ingest
 
 NAIVE_PROMPT = "Answer the question from the context.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
 
@@ -30,7 +31,7 @@ class NaivePipeline:
     def ask(self, question: str) -> Answer:
         started = time.perf_counter()
         if self.index.count() == 0:
-            self.index.ingest([self.corpus_dir])
+            ingest(self.index, [self.corpus_dir])
         passages = [to_passage(d) for d in self.retriever.invoke(question)]
         context = "\n\n".join(p.text for p in passages)
         text = str(self.chat_model.invoke([HumanMessage(NAIVE_PROMPT.format(context=context, question=question))]).content)

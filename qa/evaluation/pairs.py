@@ -20,6 +20,7 @@ from pathlib import Path
 from qa.domain import Chunk, Passage
 from qa.evaluation.squad import SquadSet, holds_answer, load_squad, write_corpus
 from qa.settings import Settings
+from qa.store.ingestion import ingest
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT = ROOT / "eval" / "squad_split.json"
@@ -79,7 +80,7 @@ def make_pairs(path: Path, articles: list[str], settings: Settings, top_k: int =
         settings = settings.with_(corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index", chroma_url=None, top_k=top_k)
         write_corpus(squad, settings.corpus_dir)
         store = open_index(settings)
-        store.ingest([settings.corpus_dir])
+        ingest(store, [settings.corpus_dir])
         retriever = IndexRetriever(store, settings)
         chunks = {source: store.chunks(source) for source in squad.documents}
         numbers = paragraph_numbers(squad)

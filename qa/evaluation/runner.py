@@ -36,6 +36,7 @@ from qa.evaluation.squad import summarize as squad_summary
 from qa.models.backends import describe
 from qa.settings import Settings
 from qa.store.documents import read_document
+from qa.store.ingestion import ingest
 
 
 @dataclass
@@ -71,7 +72,7 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
     questions = _selected(load_questions(options.eval_dir / "dataset.jsonl"), options)
     thresholds = json.loads((options.eval_dir / "thresholds.json").read_text())
     p = pipeline(settings)
-    p.index.ingest([settings.corpus_dir])  # evaluate the corpus as it is now; unchanged files cost nothing
+    ingest(p.index, [settings.corpus_dir])  # evaluate the corpus as it is now; unchanged files cost nothing
     documents = _documents(settings)
     own_pairs = load_judge_pairs(options.eval_dir / "judge_pairs.jsonl") if options.judge_own else []
     halu_pairs, halu_note = _halueval(options, console)
@@ -175,7 +176,7 @@ def run_squad(
         settings = settings.with_(corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index", chroma_url=None)
         write_corpus(squad, settings.corpus_dir)
         p = pipeline(settings)
-        p.index.ingest([settings.corpus_dir])
+        ingest(p.index, [settings.corpus_dir])
         asks = {"ours": p.ask, **({"naive": NaivePipeline(settings, p.index.embeddings, p.chat_model).ask} if compare_naive else {})}
         started = time.perf_counter()
         with _bar(console) as bar:

@@ -1,16 +1,24 @@
-"""The registry of generator backends: adding one is one `register(Backend(...))`.
+"""The registry of generator backends: a backend is one module that calls `register(Backend(...))`.
 
-An entry says how to make the backend's chat model for a role ("answer", "judge"), which settings it
-needs, how `qa info` names it, and how to read P(yes) from it (the judge's score). This module stays light
-(its entries import their libraries when called) because settings validation reads the names.
+An entry says how to make the backend's chat model for a role ("answer", "judge") from the settings and its own
+options, how `qa info` names it, and how to read P(yes) from it (the judge's score). A backend's options are a
+dataclass of self-describing fields (qa.settings.setting), read from `QA_<BACKEND>_<OPTION>` variables and checked
+here; the core settings know a backend only by its name. The built-in backends (local, openai, azure) are modules
+of their own, found, like any installed plugin's, through the `qa.backends` entry points. This module stays light:
+entries import their libraries when called.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import MISSING, dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from qa.errors import SettingsError
+from qa.settings import check, described, markdown_table, read_fields
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -42,15 +50,38 @@ def reply_yes_probability(chat_model: BaseChatModel, messages: list[BaseMessage]
 
 
 @dataclass(frozen=True)
+class NoOptions:
+    """A backend that takes no options of its own."""
+
+
+@dataclass(frozen=True)
 class Backend:
     """One kind of generator."""
 
     name: str
-    make: Callable[[Settings, str], BaseChatModel]  # (settings, role) -> the chat model, weights loaded on first use
-    describe: Callable[[Settings], str]  # one line for `qa info` and the UI
-    needs: tuple[str, ...] = ()  # settings fields that must be set to use it
+    make: Callable[[Settings, Any, str], BaseChatModel]  # (settings, its options, role) -> the chat model, loaded on first use
+    describe: Callable[[Settings, Any], str]  # (settings, its options) -> one line for `qa info` and the UI
+    options: type = NoOptions  # a dataclass of self-describing fields: `QA_<NAME>_<FIELD>`; no default: needed
     yes_probability: Callable[[BaseChatModel, list[BaseMessage]], float] = reply_yes_probability
     in_process: bool = False  # its weights load into this process (`qa serve` loads them as the page opens)
+
+    def variable(self, option: str) -> str:
+        return f"QA_{self.name.upper()}_{option.upper()}"
+
+    def read_options(self, settings: Settings) -> Any:
+        """Its options from the settings' text, parsed and checked; SettingsError names the variable at fault."""
+        given = settings.options()
+        known = {f.name for f in described(self.options)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise SettingsError(f"the {self.name} backend has no option {', '.join(self.variable(n) for n in unknown)}")
+        missing = [f.name for f in described(self.options) if f.default is MISSING and f.default_factory is MISSING and f.name not in given]
+        if missing:
+            raise SettingsError(f"the {self.name} backend needs {' and '.join(self.variable(n) for n in missing)}")
+        options = self.options(**read_fields(self.options, given, self.variable))
+        for f in described(options):
+            check(self.variable(f.name), f.metadata["about"], getattr(options, f.name))
+        return options
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -61,67 +92,49 @@ def register(backend: Backend) -> Backend:
     return backend
 
 
+@functools.cache
+def _installed() -> None:
+    """Import every module that registers a backend: the built-in ones and any plugin's (entry points `qa.backends`)."""
+    for entry in entry_points(group="qa.backends"):
+        entry.load()
+
+
+def backend(settings: Settings) -> Backend:
+    """The backend the settings name, its options checked; SettingsError otherwise (one line)."""
+    _installed()
+    if settings.backend not in BACKENDS:
+        raise SettingsError(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, not {settings.backend!r}")
+    chosen = BACKENDS[settings.backend]
+    chosen.read_options(settings)
+    return chosen
+
+
 def make_chat_model(settings: Settings, role: str = "answer") -> BaseChatModel:
     """The chat model the settings name, for one role."""
-    return BACKENDS[settings.backend].make(settings, role)
+    chosen = backend(settings)
+    return chosen.make(settings, chosen.read_options(settings), role)
 
 
 def describe(settings: Settings) -> str:
     """A one-line name of the generator in use."""
-    return BACKENDS[settings.backend].describe(settings)
+    chosen = backend(settings)
+    return chosen.describe(settings, chosen.read_options(settings))
 
 
 def yes_probability(settings: Settings) -> Callable[[BaseChatModel, list[BaseMessage]], float]:
     """How the judge reads P(yes) from this backend's model."""
-    return BACKENDS[settings.backend].yes_probability
+    return backend(settings).yes_probability
 
 
-def _local(settings: Settings, role: str) -> BaseChatModel:
-    from qa.models.generators import local_chat_model
-
-    return local_chat_model(settings, role)
-
-
-def _local_yes(chat_model: BaseChatModel, messages: list[BaseMessage]) -> float:
-    return chat_model.yes_probability(messages)  # LlamaCppChat reads the next-token logits
-
-
-def _openai(settings: Settings, role: str) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(
-        base_url=settings.openai_base_url,
-        model=settings.openai_model,
-        api_key=settings.openai_api_key or "not-needed",
-        temperature=0,
-        max_tokens=settings.max_tokens,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-    )
+def options_table() -> str:
+    """Each backend's options, for docs/settings.md."""
+    _installed()
+    parts = []
+    for name, entry in sorted(BACKENDS.items()):
+        if described(entry.options):
+            parts.append(f"`{name}`:\n\n{markdown_table(entry.options, entry.variable)}")
+    return "\n\n".join(parts)
 
 
-def _azure(settings: Settings, role: str) -> BaseChatModel:
-    from langchain_openai import AzureChatOpenAI
-
-    return AzureChatOpenAI(
-        azure_endpoint=settings.azure_endpoint,
-        azure_deployment=settings.azure_deployment,
-        api_version=settings.azure_api_version,
-        api_key=settings.azure_api_key,
-        temperature=0,
-        max_tokens=settings.max_tokens,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-    )
-
-
-register(Backend(
-    "local", _local, lambda s: f"local: {s.model_path or 'Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packaged)'}",
-    yes_probability=_local_yes, in_process=True,
-))
-register(Backend(
-    "openai", _openai, lambda s: f"openai: {s.openai_model} at {s.openai_base_url}", needs=("openai_base_url", "openai_model")
-))
-register(Backend(
-    "azure", _azure, lambda s: f"azure: {s.azure_deployment} at {s.azure_endpoint}", needs=("azure_endpoint", "azure_deployment")
-))
+if __name__ == "__main__":
+    print(options_table())

@@ -1,6 +1,6 @@
 """The local generator: a GGUF model run in-process by llama.cpp, behind langchain's chat model interface.
 
-The other backends are langchain's own chat models (qa.models.backends).
+The local backend (qa.models.local) makes it; the other backends are langchain's own chat models.
 """
 
 from __future__ import annotations
@@ -63,10 +63,10 @@ class LlamaEngine:
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads or os.cpu_count(),
                 n_batch=512,
-                n_ubatch=128,  # a smaller compute buffer (30 MB less), prompt evaluation as fast on 2 cores
-                flash_attn=True,  # about 8% faster prompt evaluation on 2 cores
+                n_ubatch=128,  # a smaller compute buffer, prompt evaluation as fast (docs/performance.md)
+                flash_attn=True,  # faster prompt evaluation (docs/performance.md)
                 # llama.cpp repacks the weights for this CPU into memory of its own; a mapped file would stay
-                # resident beside them (1.85 GB in all). Read instead, the process holds one copy: 1.25 GB.
+                # resident beside them. Read instead, the process holds one copy (docs/performance.md).
                 use_mmap=False,
                 verbose=False,
             )

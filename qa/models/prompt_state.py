@@ -1,9 +1,9 @@
 """A llama.cpp context's evaluated prompt kept: on disk, so a fresh process skips the fixed instructions;
 in memory, so roles sharing one context each get their own prompt back.
 
-Every answer prompt starts with the same instructions and examples (~700 tokens): on 2 cores evaluating
-them costs about 9 s, once per process. After its first call a context saves its tokens and KV state
-(~18 MB, milliseconds); the next process loads them and llama.cpp's prefix matching reuses whatever
+Every answer prompt starts with the same instructions and examples (~700 tokens): evaluating them costs
+seconds on 2 cores, once per process (docs/performance.md). After its first call a context saves its tokens
+and KV state (tens of MB, milliseconds); the next process loads them and llama.cpp's prefix matching reuses whatever
 prefix its prompt shares. The file is named by the model file, context size and llama.cpp version, so a
 state is only ever loaded into the context that made it; llama.cpp checks the rest and refuses a
 mismatched or damaged file, which is then removed.

@@ -16,7 +16,6 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from qa.domain import Passage
-from qa.store.index import chunk_text
 
 if TYPE_CHECKING:
     from qa.settings import Settings
@@ -47,7 +46,7 @@ class PassageRetriever(BaseRetriever):
     k: int = 4
     min_score: float = 0.25
     margin: float = 2.0
-    candidates: int = 10  # per ranking; on SQuAD develop questions hit@5 0.863 with 10, 0.854 with 20 or 40
+    candidates: int = 10  # per ranking: more found no more gold passages (docs/retrieval.md)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         vector = self.store.embeddings.embed_query(query)
@@ -60,7 +59,7 @@ class PassageRetriever(BaseRetriever):
             scored.update(self._scored([i for i in rankings[1] if i not in scored], vector))
         fused = fuse(rankings)
         found = [
-            Document(page_content=chunk_text(doc.page_content, doc.metadata), metadata={**doc.metadata, "score": score}, id=doc.id)
+            Document(page_content=doc.metadata["text"], metadata={**doc.metadata, "score": score}, id=doc.id)
             for doc, score in sorted(scored.values(), key=lambda hit: -fused[hit[0].id])
             if score >= self.min_score
         ]
@@ -74,13 +73,13 @@ class PassageRetriever(BaseRetriever):
         """These chunks (found by their words only) with their cosine score; ids the store no longer has drop out."""
         if not ids:
             return {}
-        got = self.store.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        got = self.store.get(ids=ids, include=["metadatas", "embeddings"])
         vectors, query = np.asarray(got["embeddings"], dtype=float), np.asarray(vector, dtype=float)
         # Cosine, as Chroma's distance is: the vectors of a model that does not normalise them count too.
         scores = vectors @ query / np.maximum(np.linalg.norm(vectors, axis=1) * np.linalg.norm(query), 1e-12)
         return {
-            id_: (Document(page_content=text, metadata=meta, id=id_), float(score))
-            for id_, text, meta, score in zip(got["ids"], got["documents"], got["metadatas"], scores)
+            id_: (Document(page_content=meta["text"], metadata=meta, id=id_), float(score))
+            for id_, meta, score in zip(got["ids"], got["metadatas"], scores)
         }
 
 

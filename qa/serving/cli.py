@@ -42,8 +42,11 @@ def main(
     chroma_url: Annotated[Optional[str], typer.Option(help=flag_help("chroma_url"))] = None,
     backend: Annotated[Optional[str], typer.Option(help=flag_help("backend"))] = None,
 ) -> None:
+    from qa.models.backends import backend as chosen_backend
+
     try:
         settings = Settings.from_env(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url, backend=backend)
+        chosen_backend(settings)  # an unknown backend or a missing option of its own: said before anything runs
     except QAError as e:
         _fail(e)
     ctx.obj = {"settings": settings}

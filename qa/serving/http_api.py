@@ -32,6 +32,7 @@ from qa.serving.corpus import Upload, add_uploads, remove_document
 from qa.serving.openai_chat import MODEL, ChatRequest, Completion, correction, model_card
 from qa.serving.ratelimit import RateLimit
 from qa.settings import Settings, Verify
+from qa.store.ingestion import ingest
 
 # A question, its history and options fit in far less; only uploads are bigger (each file at most 50 MB).
 MAX_JSON_BYTES = 1024 * 1024
@@ -262,6 +263,13 @@ def routes(service: Service) -> APIRouter:
         return service.client(request, credentials)
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(client)])
+    _answering(router, service)
+    _documents(router, service)
+    _unknown(router)  # last: it matches every path the others do not
+    return router
+
+
+def _answering(router: APIRouter, service: Service) -> None:
     p, settings = service.pipeline, service.settings
 
     @router.get("/models", summary="The one model, qa")
@@ -311,6 +319,10 @@ def routes(service: Service) -> APIRouter:
         passages = await anyio.to_thread.run_sync(lambda: p.search(body.query, body.top_k))
         return {"object": "list", "data": [found(x) for x in passages]}
 
+
+def _documents(router: APIRouter, service: Service) -> None:
+    p, settings = service.pipeline, service.settings
+
     @router.get("/documents", summary="The documents in the index", responses=documented(Documents, 429))
     async def documents() -> dict:
         return {"object": "list", "data": await anyio.to_thread.run_sync(lambda: _listed(p))}
@@ -333,7 +345,7 @@ def routes(service: Service) -> APIRouter:
             saved, errors = add_uploads(settings, uploads)
             if not saved:
                 raise ApiError(400, "; ".join(errors) or "no file given", code="invalid_document")
-            report = await anyio.to_thread.run_sync(lambda: p.index.ingest(saved))
+            report = await anyio.to_thread.run_sync(lambda: ingest(p.index, saved))
         return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
                 "failed": [*errors, *report.failed.values()], "data": _listed(p)}
 
@@ -346,6 +358,8 @@ def routes(service: Service) -> APIRouter:
         moved = await anyio.to_thread.run_sync(lambda: remove_document(settings, p.index, document))
         return {"id": document, "object": "document", "deleted": True, "moved_to": str(moved) if moved else None}
 
+
+def _unknown(router: APIRouter) -> None:
     @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def unknown(request: Request, rest: str):
         allowed = sorted({m for r in router.routes if r.path_regex.match(f"/v1/{rest}") and r.name != "unknown" for m in r.methods})
@@ -353,8 +367,6 @@ def routes(service: Service) -> APIRouter:
             raise ApiError(405, f"/v1/{rest} takes {' or '.join(allowed)}, not {request.method}", code="method_not_allowed",
                            headers={"Allow": ", ".join(allowed)})
         raise ApiError(404, f"no such endpoint /v1/{rest} (see /v1/docs)", code="unknown_endpoint")
-
-    return router
 
 
 def _known_model(model: str) -> None:

@@ -26,6 +26,7 @@ from qa.serving.corpus import Upload, add_uploads, remove_document
 from qa.serving.ratelimit import RateLimit
 from qa.serving.sources import answer_markdown, render_sources
 from qa.settings import VERIFY_MODES, Settings
+from qa.store.ingestion import ingest
 from qa.store.readers import supported_suffixes
 
 EXAMPLES = [
@@ -152,7 +153,7 @@ class CorpusActions:
             return self._shown(f"❌ Too many uploads: at most {self.settings.ui_uploads_per_minute} files a minute{when}.")
         paths = [Path(f if isinstance(f, str) else f.name) for f in files]
         saved, errors = add_uploads(self.settings, [Upload(path.name, path) for path in paths])
-        report = self.index.ingest(saved, progress=_progress(progress)) if saved else None
+        report = ingest(self.index, saved, progress=_progress(progress)) if saved else None
         lines = [f"✅ added {name}" for name in (report.added + report.updated if report else [])]
         lines += [f"= unchanged {name}" for name in (report.unchanged if report else [])]
         lines += [f"❌ {e}" for e in errors] + [f"❌ {reason}" for reason in (report.failed.values() if report else [])]
@@ -160,7 +161,7 @@ class CorpusActions:
 
     @_corpus_errors_shown
     def reindex(self, progress=gr.Progress()):
-        report = self.index.ingest([self.settings.corpus_dir], progress=_progress(progress))
+        report = ingest(self.index, [self.settings.corpus_dir], progress=_progress(progress))
         failed = "".join(f"\n\n❌ {r}" for r in report.failed.values())
         return self._shown(
             f"Re-indexed: {len(report.added)} added, {len(report.updated)} updated, "

@@ -32,9 +32,9 @@ def warm(p: Pipeline) -> None:
 def warm_in_background(settings: Settings) -> None:
     """Load the pipeline's models on a thread, when they run in this process, so the first question pays no start."""
     from qa.api import pipeline
-    from qa.models.backends import BACKENDS
+    from qa.models.backends import backend
 
-    if BACKENDS[settings.backend].in_process:
+    if backend(settings).in_process:
         threading.Thread(target=warm, args=(pipeline(settings),), name="qa-warm", daemon=True).start()
 
 

@@ -15,26 +15,25 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from contextlib import AbstractContextManager
+from typing import Protocol, Self
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 from qa.domain import Chunk
 from qa.errors import CorpusError
-from qa.store.documents import Document, DocumentError, read_document, source_name
+from qa.settings import Settings
+from qa.store.documents import Chunker, Document, DocumentError, read_document, source_name
 from qa.store.readers import READERS
 from qa.store.versions import StoredChunks, Version, Write
 
-if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-
-    from qa.store.index import Index
-
-# Chunks are embedded and handed to the writer in batches of this many. Each write costs ~0.27 s beyond its
-# chunks (three Chroma calls, two tantivy commits), much of it under the interpreter lock while the embedder
-# waits: at 256 a batch that was 11% of the embedding's time, at 1024 under 3% (docs/performance.md).
+# Chunks are embedded and handed to the writer in batches of this many: each write has a fixed cost beyond its
+# chunks (three Chroma calls, two tantivy commits), much of it while the embedder waits, so batches are large
+# (docs/performance.md, "Figures behind the code's constants").
 BATCH_CHUNKS = 1024
-# The vectors of this many recently embedded texts are kept through an ingest (~2 KB each with the text).
+# The vectors of this many recently embedded texts are kept through an ingest: repeated boilerplate is embedded
+# once, in bounded memory.
 REMEMBERED_TEXTS = 10_000
 
 
@@ -68,10 +67,41 @@ class IngestReport:
         return bool(self.added or self.updated or self.removed)
 
 
+class Target(Protocol):
+    """What an ingest needs of an index (qa.store.index.Index offers it): how it chunks and embeds, what it holds,
+    and its versioned writes."""
+
+    settings: Settings
+    chunker: Chunker
+
+    @property
+    def embeddings(self) -> Embeddings: ...
+
+    @property
+    def version_name(self) -> str: ...
+
+    def guard(self) -> AbstractContextManager: ...
+
+    def live(self) -> dict[str, Version]: ...
+
+    def stored(self, live: dict[str, Version]) -> StoredChunks: ...
+
+    def write(self, write: Write, vectors: list) -> None: ...
+
+    def path_of(self, source: str) -> Path: ...
+
+    def remove(self, source: str) -> bool: ...
+
+
+def ingest(index: Target, paths: Iterable[Path], progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
+    """Bring the index in step with the given files and directories."""
+    return Ingest(index, progress).run(paths)
+
+
 class Ingest:
     """One ingest run over an index: `run(paths)` reads, compares with what is stored, writes what changed."""
 
-    def __init__(self, index: Index, progress: Callable[[IngestProgress], None] | None = None):
+    def __init__(self, index: Target, progress: Callable[[IngestProgress], None] | None = None):
         self.index = index
         self.corpus_dir = index.settings.corpus_dir
         self.progress = progress

@@ -32,7 +32,7 @@ from qa.text import ASKS_WHY, STOP_WORDS
 
 if TYPE_CHECKING:
     from qa.domain import Chunk
-    from qa.store.index import Version
+    from qa.store.versions import Version
 
 # Beside the words: which version of each document they are, and the store generation they match.
 _STATE = "versions.json"
