@@ -6,8 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from qa.answering.checker import FEATURES
 from qa.answering.confidence import WEIGHTS_FILE, Weights, confidence
@@ -52,3 +54,24 @@ def test_what_the_fit_writes_is_what_the_confidence_reads(tmp_path):
     s = signals(0.9, 0.8, 1, 0.4, 0.6)
     z = w[0] + sum(wi * s[n] for wi, n in zip(w[1:], names))
     assert read.weights["asked"] > 0 and math.isclose(confidence(s, read), 1 / (1 + math.exp(-z)), abs_tol=2e-3)  # rounded to 3 places
+
+
+def test_the_fit_is_reported_per_population_and_pooled_with_the_pooled_coverage(tmp_path):
+    from qa.evaluation.calibrate import by_population, labelled
+
+    def report(name: str, rows: list[tuple[float, bool]]) -> Path:
+        results = [{"signals": signals(1.0, a, 0, a, a).to_dict(), "draft_correct": ok} for a, ok in rows]
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"run": {"mode": "squad2", "file": name}, "results": [*results, {"signals": None}]}))
+        return path
+
+    squad = report("squad", [(0.9, True), (0.8, True), (0.2, False), (0.1, False)])
+    clap = report("clapnq", [(0.9, True), (0.3, True), (0.6, False)])
+    names, x, y, populations = labelled([squad, clap])
+    assert names == ["support", "asked", "unmet", "answers", "best"] and len(y) == 7  # an unsigned result is left out
+    assert populations == ["squad2 squad"] * 4 + ["squad2 clapnq"] * 3
+    shown = by_population(x[:, 1], y, populations)
+    assert shown["squad2 squad"] == {"n": 4, "ece": pytest.approx(0.15), "auc": 1.0}
+    assert shown["squad2 clapnq"]["auc"] == 0.5 and shown["pooled"]["n"] == 7
+    top = shown["pooled"]["coverage"][-3]  # answering at confidence >= 0.9
+    assert top["threshold"] == 0.9 and top["coverage"] == pytest.approx(round(2 / 7, 3)) and top["risk"] == 0.0

@@ -4,33 +4,59 @@ Each report is the JSON of a `qa eval` run, SQuAD or article (made with QA_MIN_C
 kept and labelled): its answers' signals are the features, "the drafted answer is right" the label; `--collect N`
 first makes such a SQuAD run on held-out develop questions.
 Prints the weights with each signal's AUC and the fit's on the same data (report figures come from runs on other
-articles); `--write` puts them in qa/models/confidence.json, which the confidence reads.
+articles), and the fit's calibration error and AUC on each population (each report's run) and pooled, with the
+pooled risk–coverage curve; `--write` puts the weights in qa/models/confidence.json, which the confidence reads.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from qa.answering.confidence import WEIGHTS_FILE
 from qa.domain import Signals
-from qa.evaluation.confidence_metrics import auc
+from qa.evaluation.confidence_metrics import auc, calibration, coverage_curve
 from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
 
 
-def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The feature names, a row of features per labelled answer, and the labels."""
-    rows, labels = [], []
+def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """The feature names, a row of features per labelled answer, the labels, and each row's population (the run it
+    came from: its mode, file and part)."""
+    rows, labels, populations = [], [], []
     for path in reports:
-        for r in json.loads(path.read_text())["results"]:
+        report = json.loads(path.read_text())
+        run = report["run"]
+        population = " ".join(str(run[k]) for k in ("mode", "file", "part") if run.get(k)) or path.name
+        for r in report["results"]:
             if r.get("signals"):
                 rows.append(Signals(dict(r["signals"])).features)
                 labels.append(float(r["draft_correct"]))
+                populations.append(population)
     names = list(rows[0]) if rows else []
-    return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels)
+    return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels), populations
+
+
+@dataclass
+class _Rated:
+    confidence: float
+    draft_correct: bool
+
+
+def by_population(p: np.ndarray, y: np.ndarray, populations: list[str]) -> dict:
+    """The fitted confidence's calibration error and AUC on each population and pooled, and the pooled
+    risk–coverage curve (where QA_MIN_CONFIDENCE is chosen)."""
+    out = {}
+    for name in [*dict.fromkeys(populations), "pooled"]:
+        mine = [i for i, g in enumerate(populations) if name in ("pooled", g)]
+        rated = [_Rated(float(p[i]), bool(y[i])) for i in mine]
+        out[name] = {"n": len(mine), "ece": round(calibration(rated)["ece"], 3), "auc": round(auc(p[mine], y[mine]), 3)}
+    pooled = [_Rated(float(c), bool(ok)) for c, ok in zip(p, y)]
+    out["pooled"]["coverage"] = [{k: round(v, 3) for k, v in row.items()} for row in coverage_curve(pooled)]
+    return out
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
@@ -78,13 +104,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"collected: {reports[-1]}")
     if not reports:
         parser.error("give reports to fit on, or --collect N")
-    names, x, y = labelled(reports)
+    names, x, y, populations = labelled(reports)
     w = fit(x, y)
     p = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ w)))
     print(f"{len(y)} answers, {int(y.sum())} right")
     for i, name in enumerate(names):
         print(f"  AUC of {name} alone: {auc(x[:, i] * (-1 if name == 'unmet' else 1), y):.3f}")
     print(f"  AUC of the fit: {auc(p, y):.3f}")
+    print(json.dumps(by_population(p, y, populations), indent=1))
     fitted = weights_file(names, w, args.about)
     print(json.dumps(fitted, indent=1))
     if args.write:
