@@ -47,6 +47,11 @@ def test_a_number_or_name_the_passage_never_mentions_is_unsupported():
     "question, answer, gives",
     [
         ("When did OpenAI achieve AGI?", "OpenAI achieved AGI [1].", False),
+        # A number that is no time, or a relation with no time, names no time.
+        ("When did OpenAI achieve AGI?", "OpenAI achieved AGI capable of generating $100 billion in profit before that time [1].", False),
+        ("When did the war end?", "The war ended after the treaty [1].", False),
+        ("When did the war end?", "The war ended in the 1940s [1].", True),
+        ("When did the war end?", "It ended two years ago [1].", True),
         ("When did Microsoft permit the Oracle collaboration?", "In June of this year [1].", True),
         ("In which year will the partnership end?", "It continues until 2030 [2].", True),
         ("When does the bandstand host concerts?", "The bandstand hosts concerts on Sundays [1].", True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from qa.answering.facts import TIME_WORDS, missing_facts, numbers
+from qa.answering.facts import TIME_WORDS, missing_facts, months, numbers, time_spans
 from qa.text import ASKS_WHY, MARKER, terms, words
 
 ASKS_YES_NO = re.compile(
@@ -58,11 +58,12 @@ def gives_what_was_asked(question: str, answer: str) -> bool:
     if not ASKS_YES_NO.match(question) and set(terms(answer)) <= set(terms(question)):
         return False
     said = set(words(answer))
-    has_number = bool(numbers(answer))
     if ASKS_WHEN.match(question):
-        return has_number or bool(said & TIME_WORDS)
+        # A time, not a number ("$100 billion ... before that time" names none) nor a relation alone
+        # ("before", "after", "until": TIME_WORDS leaves them out).
+        return bool(time_spans(answer) or months(answer) or said & TIME_WORDS)
     if ASKS_AMOUNT.match(question):
-        return has_number or bool(said & AMOUNT_WORDS)
+        return bool(numbers(answer)) or bool(said & AMOUNT_WORDS)
     if ASKS_WHY.search(question):
         return bool(GIVES_REASON.search(answer))
     return True

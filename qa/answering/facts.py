@@ -54,8 +54,7 @@ TIME_WORDS = frozenset({
     "day", "days", "daily", "week", "weeks", "weekly", "weekend", "weekends", "month", "months", "monthly",
     "year", "years", "yearly", "annually", "decade", "century", "ago", "hour", "hours", "hourly",
     "morning", "mornings", "afternoon", "evening", "evenings", "night", "nights", "noon", "midnight", "dawn", "dusk",
-    "spring", "summer", "autumn", "winter", "season", "seasons",
-    "recently", "soon", "now", "since", "until", "before", "after", "during",
+    "spring", "summer", "autumn", "winter", "season", "seasons", "recently", "soon", "now",
 })
 _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
