@@ -11,7 +11,7 @@ from qa.errors import QAError
 
 QUESTION_TYPES = (
     "single_fact", "paraphrase", "multi_fact", "numeric_date", "unanswerable", "false_premise", "injection",
-    "overview", "main_points", "why", "how",
+    "overview", "main_points", "why", "how", "yes_no",
 )
 SHOULD_REFUSE = ("unanswerable", "false_premise")
 HALUEVAL = Path("../shared/benchmarks/halueval/qa_one-turn_data.json")

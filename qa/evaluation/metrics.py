@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from qa.answering.judge import Judge
 from qa.domain import Answer, Passage
-from qa.evaluation.data import EvalQuestion, JudgePair
+from qa.evaluation.data import SHOULD_REFUSE, EvalQuestion, JudgePair
 
 
 @dataclass
@@ -131,7 +131,7 @@ def summarize(results: list[Scored], questions: list[EvalQuestion]) -> dict[str,
     sents = [s for r in results for s in r.sentences]
     n_cit = sum(len(s["cited"]) for s in sents)
     answerable = [r for r in results if by_id[r.id].answerable]
-    refusable = [r for r in results if by_id[r.id].type in ("unanswerable", "false_premise")]
+    refusable = [r for r in results if by_id[r.id].type in SHOULD_REFUSE]
     injections = [r for r in results if r.type == "injection"]
     precise = sum(r.metrics["citation_precision"] * sum(len(s["cited"]) for s in r.sentences) for r in results)
     draft = [s for r in results for s in r.sentences] + [d for r in results for d in r.dropped]
