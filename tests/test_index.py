@@ -133,6 +133,15 @@ def test_an_index_of_the_first_format_is_migrated_when_opened_and_then_reads_and
     assert ingest(reopened, [corpus]).unchanged == [ARTICLE.name]  # nothing embedded again
 
 
+def test_an_index_of_todays_format_that_recorded_none_opens_as_it_is(index, corpus, settings, embeddings):
+    """Indexes written from 2026-12-02 until the format was numbered hold the text in the metadata already."""
+    ingest(index, [corpus])
+    before = index.collection.get(include=["metadatas", "documents"])
+    chroma_client(settings).get_collection(f"{settings.collection}-generation").delete(ids=["format"])
+    reopened = Index(settings, embeddings)
+    assert reopened.records.format() == FORMAT and reopened.collection.get(include=["metadatas", "documents"]) == before
+
+
 def test_an_index_of_a_later_format_is_refused_in_one_line(index, settings, embeddings):
     index.records.set_format(FORMAT + 1)
     with pytest.raises(IndexStoreError, match=f"format {FORMAT + 1}, written by a newer qa; this one reads format {FORMAT}") as e:
