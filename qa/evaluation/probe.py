@@ -8,7 +8,7 @@ they do is what the label is unsure of. Folds keep an article (SQuAD) or a passa
 on articles the probe never saw; "within-article AUC" is the mean over SQuAD articles of the AUC among one
 article's questions, the near-miss figure (across articles a probe could learn topics).
 
-    python -m qa.evaluation.probe STATES_DIR [--layers 16 20 24] [--l2 100 1000]
+    python -m qa.evaluation.probe STATES_DIR [--layers 16 20 24] [--l2 100 1000] [--write probe.npz]
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,27 +23,16 @@ import numpy as np
 from qa.evaluation.calibrate import fit
 from qa.evaluation.confidence_metrics import auc
 from qa.evaluation.layer_states import LAYERS, Store
+from qa.models.answer_probe import AnswerProbe
 
 FOLDS = 5
 CURVE = (250, 500, 1000, 2000, 4000)  # training questions, in collection order (a fair sample at every length)
 
 
-@dataclass(frozen=True)
-class Probe:
-    """Standardisation and a logistic model over one layer's state: P(the passages shown answer the question)."""
-
-    layer: int
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray  # intercept first
-
-    @classmethod
-    def fitted(cls, layer: int, x: np.ndarray, y: np.ndarray, l2: float) -> Probe:
-        mean, scale = x.mean(0), x.std(0) + 1e-6
-        return cls(layer, mean, scale, fit((x - mean) / scale, y, l2=l2, steps=25))
-
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        return self.weights[0] + ((x - self.mean) / self.scale) @ self.weights[1:]
+def fitted(layer: int, x: np.ndarray, y: np.ndarray, l2: float) -> AnswerProbe:
+    """A probe on these states (standardised) and labels, with an L2 penalty on its weights."""
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    return AnswerProbe(layer, mean, scale, fit((x - mean) / scale, y, l2=l2, steps=25))
 
 
 def usable(records: list[dict]) -> np.ndarray:
@@ -76,8 +64,7 @@ def cross_validated(x: np.ndarray, y: np.ndarray, folds: np.ndarray, l2: float, 
     out = np.zeros(len(y))
     for k in range(FOLDS):
         train = np.flatnonzero(folds != k)[:limit]
-        probe = Probe.fitted(0, x[train], y[train], l2)
-        out[folds == k] = probe.logits(x[folds == k])
+        out[folds == k] = fitted(0, x[train], y[train], l2).logits(x[folds == k])
     return out
 
 
@@ -133,8 +120,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("states", type=Path, help="the folder qa.evaluation.layer_states wrote")
     parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
     parser.add_argument("--l2", type=float, nargs="+", default=[100.0, 1000.0], help="L2 penalties to try (standardised states)")
+    parser.add_argument("--write", type=Path, help="also fit the first layer and penalty on every usable record and save the probe here (.npz)")
     args = parser.parse_args(argv)
     print(json.dumps(report(args.states, tuple(args.layers), tuple(args.l2)), indent=1))
+    if args.write:
+        store = Store(args.states)
+        keep = usable(store.records)
+        y = np.array([float(r["answerable"]) for r, k in zip(store.records, keep) if k])
+        fitted(args.layers[0], store.states(args.layers[0])[keep], y, args.l2[0]).save(args.write)
+        print(f"wrote {args.write}")
 
 
 if __name__ == "__main__":

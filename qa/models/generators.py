@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -22,6 +23,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, PrivateAttr
 
 from qa.models import prompt_state
+from qa.models.layer_tap import LayerTap
 from qa.models.model_files import generator_model_path
 
 if TYPE_CHECKING:
@@ -42,8 +44,15 @@ class LlamaEngine:
     engine's lock.
     """
 
-    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int | None = None, state_dir: Path | None = None):
+    def __init__(
+        self, model_path: Path, n_ctx: int = 2048, n_threads: int | None = None, state_dir: Path | None = None, layers: tuple[int, ...] = ()
+    ):
         self.model_path, self.n_ctx, self.n_threads, self.state_dir = model_path, n_ctx, n_threads, state_dir
+        # With `layers`, each role's last prompt leaves its residual stream there, at its last token, in
+        # `prompt_states` (qa.models.layer_tap): read from the answer's own evaluation, at no extra cost.
+        self.tap = LayerTap(layers) if layers else None
+        self.prompt_states: dict[str, np.ndarray] = {}
+        self._capturing: str | None = None
         self.lock = threading.Lock()
         self._llama: Any = None
         self._role: str | None = None
@@ -58,22 +67,26 @@ class LlamaEngine:
             from llama_cpp import Llama
 
             log.info("loading the generator model")
-            self._llama = Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads or os.cpu_count(),
-                n_batch=512,
-                n_ubatch=128,  # a smaller compute buffer, prompt evaluation as fast (docs/performance.md)
-                flash_attn=True,  # faster prompt evaluation (docs/performance.md)
-                # llama.cpp repacks the weights for this CPU into memory of its own; a mapped file would stay
-                # resident beside them. Read instead, the process holds one copy (docs/performance.md).
-                use_mmap=False,
-                verbose=False,
-            )
+            with self.tap.installed() if self.tap else contextlib.nullcontext():
+                self._llama = self._load(Llama)
             # Freed before interpreter teardown, when llama.cpp's own finaliser would find its library gone.
             atexit.register(self._llama.close)
             self._llama.eval = self._counted(self._llama.eval)
         return self._llama
+
+    def _load(self, Llama):  # noqa: ANN001, ANN202, N803 - llama_cpp.Llama
+        return Llama(
+            model_path=str(self.model_path),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads or os.cpu_count(),
+            n_batch=512,
+            n_ubatch=128,  # a smaller compute buffer, prompt evaluation as fast (docs/performance.md)
+            flash_attn=True,  # faster prompt evaluation (docs/performance.md)
+            # llama.cpp repacks the weights for this CPU into memory of its own; a mapped file would stay
+            # resident beside them. Read instead, the process holds one copy (docs/performance.md).
+            use_mmap=False,
+            verbose=False,
+            )
 
     @contextlib.contextmanager
     def context(self, role: str) -> Iterator[Any]:
@@ -81,6 +94,7 @@ class LlamaEngine:
         with self.lock:
             llama = self.llama
             self._switch(llama, role)
+            self._capturing = role if self.tap else None  # the call's first evaluation is its prompt's
             yield llama
             if self.state_dir is not None and role not in self._saved_roles:
                 prompt_state.save(llama, self._state_file(role))
@@ -90,6 +104,12 @@ class LlamaEngine:
         def counted(tokens) -> None:  # noqa: ANN001
             self.evaluated_tokens += len(tokens)
             evaluate(tokens)
+            if self._capturing is not None:
+                # An empty evaluation is a prompt llama.cpp had whole already: the states it left stand.
+                if len(tokens):
+                    self.prompt_states[self._capturing] = self.tap.states()
+                    self.tap.clear()
+                self._capturing = None
 
         return counted
 
@@ -191,6 +211,11 @@ class LlamaCppChat(BaseChatModel):
                         run_manager.on_llm_new_token(text)
                     yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
+
+    def prompt_state(self) -> np.ndarray | None:
+        """The residual stream at the end of this role's last prompt, one row per layer the engine taps (None
+        when it taps none, or before a first prompt)."""
+        return self.engine.prompt_states.get(self.role)
 
     def yes_probability(self, messages: list[BaseMessage]) -> float:
         """P("yes") against P("no") as the first token of the model's reply to `messages`.
