@@ -83,7 +83,7 @@ def test_a_backend_checks_its_own_options_naming_the_variable(echo_backend, sett
 
 def test_an_unregistered_backend_is_refused_with_the_registered_ones_named(settings):
     backend(settings)  # the built-in ones are found through their entry points
-    with pytest.raises(SettingsError, match=f"QA_BACKEND must be one of {', '.join(BACKENDS)}, not 'gpt'"):
+    with pytest.raises(SettingsError, match=f"QA_BACKEND must be one of {', '.join(sorted(BACKENDS))}, not 'gpt'"):
         backend(settings.with_(backend="gpt"))
 
 

@@ -44,7 +44,7 @@ def test_overrides_win_over_the_environment_and_none_keeps():
     [
         ({"QA_TOP_K": "many"}, "QA_TOP_K='many' is not a valid int"),
         ({"QA_TOP_K": "0"}, "QA_TOP_K must be between 1 and 50"),
-        ({"QA_BACKEND": "gpt"}, "QA_BACKEND must be one of local, openai, azure"),
+        ({"QA_BACKEND": "gpt"}, "QA_BACKEND must be one of azure, local, openai"),
         ({"QA_BACKEND": "openai"}, "needs QA_OPENAI_BASE_URL and QA_OPENAI_MODEL"),
         ({"QA_BACKEND": "azure", "QA_AZURE_ENDPOINT": "https://x"}, "the azure backend needs QA_AZURE_DEPLOYMENT"),
         ({"QA_VERIFY": "maybe"}, "QA_VERIFY must be one of"),

@@ -103,7 +103,7 @@ def backend(settings: Settings) -> Backend:
     """The backend the settings name, its options checked; SettingsError otherwise (one line)."""
     _installed()
     if settings.backend not in BACKENDS:
-        raise SettingsError(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, not {settings.backend!r}")
+        raise SettingsError(f"QA_BACKEND must be one of {', '.join(sorted(BACKENDS))}, not {settings.backend!r}")
     chosen = BACKENDS[settings.backend]
     chosen.read_options(settings)
     return chosen
