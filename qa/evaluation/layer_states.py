@@ -12,6 +12,9 @@ float16 file per layer and then its record to `records.jsonl`; a new run truncat
 records written and goes on from there.
 
     python -m qa.evaluation.layer_states OUT_DIR [--limit N]
+
+Between sessions the states are kept on the branch `data/layer-states` (not main: no data in its history); to go
+on, `git show data/layer-states:layer-states.tar.gz | tar xz -C OUT_DIR` and run the same command.
 """
 
 from __future__ import annotations
