@@ -67,6 +67,7 @@ def test_boolq_is_right_when_the_answer_opens_with_its_label(tmp_path):
     assert not score(stone, _answer(stone, "The old bridge is a stone arch, yes [1].", False, passage)).correct  # opens with no label
     assert score(red, _answer(red, "No. The old bridge was never painted [1].", False, _passage(questions, red))).correct
     assert score(cost, _answer(cost, "I cannot answer that from the documents.", True, passage)).correct
+    assert not score(cost, _answer(cost, "No, it was cheap [1].", False, passage)).correct  # no label to open with
 
 
 def test_a_file_of_neither_kind_is_one_clear_line(tmp_path):

@@ -46,7 +46,9 @@ class SquadQuestion:
         return citation.source == self.source and citation.start < self.end and self.start < citation.end
 
     def is_right(self, text: str) -> bool:
-        """Whether `text`, an answer given, answers this answerable question rightly."""
+        """Whether `text`, an answer given, answers this question rightly (never, when it is unanswerable)."""
+        if not self.answerable:
+            return False
         if self.right_when == "answered":
             return True
         if self.right_when == "yes/no":
