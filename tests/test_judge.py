@@ -74,3 +74,13 @@ def test_a_number_or_name_the_passage_never_mentions_is_unsupported():
 )
 def test_an_answer_must_give_the_kind_of_fact_asked_for(question, answer, gives):
     assert gives_what_was_asked(question, answer) is gives
+
+
+def test_a_yes_or_no_answer_is_judged_on_what_it_states():
+    from conftest import ScriptedJudge
+
+    judge = ScriptedJudge(states=lambda claim, evidence: 0.9 if claim.startswith("The company") else 0.1)  # noqa: ARG005
+    assert judge.score("No, the company said it would not renew the contract [3].", [PASSAGE]) == 1.0  # a copy, after "No,"
+    assert judge.score("Yes. The company said it might stay [3].", [PASSAGE]) == 0.9
+    assert [claim for claim, _ in judge.claims] == ["The company said it might stay."]
+    assert judge.score("Nobody renewed it [3].", [PASSAGE]) == 0.1  # "No" only as a word of its own

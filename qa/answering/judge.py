@@ -60,6 +60,16 @@ def _shown(evidence: str) -> str:
     return " ".join(neutralise(evidence).split())
 
 
+# "Yes, X." and "No, X." state X: the answer word is the answer's, the passage is asked about X (asked "does the
+# passage state 'No, the partnership continues until 2030'?", the 1.5B judge says no to a passage that states it).
+_ANSWER_WORD = re.compile(r"^(?:yes|no)\b[\s,.;:!\-–—]+(?=\w)", re.I)
+
+
+def _stated(claim: str) -> str:
+    rest = _ANSWER_WORD.sub("", claim)
+    return rest[0].upper() + rest[1:] if rest != claim else claim
+
+
 def judge_messages(sentence: str, evidence: str) -> list[BaseMessage]:
     return [
         SystemMessage(JUDGE_SYSTEM),
@@ -113,9 +123,10 @@ class Judge:
         text = "\n".join(evidence)
         if not text.strip() or missing_facts(sentence, "\n".join([text, *(context or [])])):
             return 0.0
-        if not question and any(copied(sentence, e) for e in evidence):
-            return 1.0
         claim = re.sub(r"\s+([.!?])", r"\1", MARKER.sub("", sentence)).strip()
+        claim = _stated(claim)
+        if not question and any(copied(claim, e) for e in evidence):
+            return 1.0
         if question:
             claim = f'The answer to "{question}" is: {claim}'
         return self.states(claim, text)
