@@ -46,6 +46,10 @@ GIVES_REASON = re.compile(
 )
 
 
+# A clock time ("8 am", "10:30", "6 o'clock") or a day of the month ("the 5th").
+_CLOCK_OR_DAY = re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock)(?!\w)|\b\d{1,2}:\d{2}\b|\b\d{1,2}(?:st|nd|rd|th)\b", re.I)
+
+
 def gives_what_was_asked(question: str, answer: str) -> bool:
     """False when an answer only restates its question, a "when" answer names no time, a "how many/much" none,
     or a "why" answer no reason.
@@ -61,7 +65,7 @@ def gives_what_was_asked(question: str, answer: str) -> bool:
     if ASKS_WHEN.match(question):
         # A time, not a number ("$100 billion ... before that time" names none) nor a relation alone
         # ("before", "after", "until": TIME_WORDS leaves them out).
-        return bool(time_spans(answer) or months(answer) or said & TIME_WORDS)
+        return bool(time_spans(answer) or months(answer) or said & TIME_WORDS or _CLOCK_OR_DAY.search(answer))
     if ASKS_AMOUNT.match(question):
         return bool(numbers(answer)) or bool(said & AMOUNT_WORDS)
     if ASKS_WHY.search(question):
