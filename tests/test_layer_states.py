@@ -127,3 +127,16 @@ def test_a_probe_written_and_read_back_gives_the_same_probabilities(tmp_path):
     read = AnswerProbe.read(tmp_path / "probe.npz")
     assert read.layer == 20 and np.allclose(read.logits(x), written.logits(x))
     assert 0.0 < read.probability(x[0]) < 1.0
+
+
+@pytest.mark.slow  # two CLAP NQ questions through the whole collection, on SmolLM2
+@pytest.mark.skipif(not (BENCHMARKS / "clapnq").is_dir(), reason="the shared benchmarks are not beside this checkout")
+def test_the_collection_runs_and_resumes_on_a_small_model(tmp_path, settings):
+    small = settings.with_(model_path=small_model(), cache_dir=tmp_path / "cache")
+    out = tmp_path / "states"
+    layer_states.collect(out, 2, small, sources=("clapnq",), log=lambda _: None)
+    layer_states.collect(out, 1, small, sources=("clapnq",), log=lambda _: None)  # resumed: one more
+    store = Store(out)
+    assert len(store.records) == 3 and len({r["id"] for r in store.records}) == 3
+    assert store.width == 576 and store.states(LAYERS[1]).shape == (3, 576) and np.isfinite(store.states(LAYERS[1])).all()
+    assert all(r["source"] == "clapnq" and r["answers"] and r["new_tokens"] > 0 for r in store.records)

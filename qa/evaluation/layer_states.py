@@ -118,11 +118,18 @@ def ordered(questions: list[Question]) -> list[Question]:
 
 
 class Store:
-    """The collected states: `layer-N.f16` (rows of float16, one per record) and `records.jsonl`, kept in step."""
+    """The collected states: `layer-N.f16` (rows of float16, one per record) and `records.jsonl`, kept in step, and
+    the width of a row (`width.txt`)."""
 
-    def __init__(self, folder: Path, width: int = 1536):
-        self.folder, self.width = folder, width
+    def __init__(self, folder: Path, width: int | None = None):
+        """`width`: the model's; an existing store keeps the one it was written with (`width.txt`)."""
         folder.mkdir(parents=True, exist_ok=True)
+        kept = folder / "width.txt"
+        if width is not None and not kept.exists():
+            kept.write_text(str(width))
+        if not kept.exists():
+            raise ValueError(f"{folder} holds no states yet: give the model's width")
+        self.folder, self.width = folder, int(kept.read_text())
         self.records_path = folder / "records.jsonl"
         self.records = _jsonl(self.records_path) if self.records_path.exists() else []
         row = width * 2
@@ -152,24 +159,19 @@ class Store:
         return data.reshape(-1, self.width)[: len(self.records)].astype(np.float32)
 
 
-def collect(out: Path, limit: int | None, settings: Settings, log=print) -> None:  # noqa: ANN001 - a print-like
+def collect(out: Path, limit: int | None, settings: Settings, sources: tuple[str, ...] = tuple(SOURCES), log=print) -> None:  # noqa: ANN001
     from qa.answering.chain import Pipeline, clean_question
     from qa.answering.prompts import answer_messages
     from qa.api import index as open_index
-    from qa.models.generators import LlamaCppChat, LlamaEngine
-    from qa.models.model_files import generator_model_path
+    from qa.models.generators import local_chat_model
 
-    store = Store(out)
+    chat = local_chat_model(settings, layers=LAYERS)
+    store = Store(out, chat.engine.llama.n_embd())
     work = out / "work"
-    questions = ordered([q for name, make in SOURCES.items() for q in make(work / name / "corpus")])
+    questions = ordered([q for name in sources for q in SOURCES[name](work / name / "corpus")])
     spans = gold_spans(SQUAD_DEV)
-    engine = LlamaEngine(
-        settings.model_path or generator_model_path(settings.cache_dir), settings.n_ctx, settings.threads,
-        settings.cache_dir / "prompt-state", layers=LAYERS,
-    )
-    chat = LlamaCppChat(engine=engine)
     pipelines = {}
-    for name in SOURCES:
+    for name in sources:
         s = settings.with_(corpus_dir=work / name / "corpus", index_dir=work / name / "index", chroma_url=None)
         index = open_index(s)
         pipelines[name] = Pipeline(s, index.embeddings, chat, index=index)

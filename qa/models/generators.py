@@ -267,19 +267,20 @@ def _answer_token_ids(llama) -> tuple[list[int], list[int]]:
     return first_tokens(["yes", "Yes", " yes", " Yes", "YES"]), first_tokens(["no", "No", " no", " No", "NO"])
 
 
-def local_chat_model(settings: Settings, role: str = "answer") -> LlamaCppChat:
+def local_chat_model(settings: Settings, role: str = "answer", layers: tuple[int, ...] = ()) -> LlamaCppChat:
     """The packaged (or QA_MODEL_PATH) GGUF model in one role; every role shares one LlamaEngine, each with
-    its own fixed prompt prefix kept warm."""
+    its own fixed prompt prefix kept warm. With `layers`, the engine keeps each prompt's state there."""
     engine = _engine(
         settings.model_path or generator_model_path(settings.cache_dir),
         settings.n_ctx,
         settings.threads,
         settings.cache_dir / "prompt-state",
+        layers,
     )
     return LlamaCppChat(engine=engine, role=role, max_tokens=settings.max_tokens)
 
 
 @lru_cache(maxsize=4)
-def _engine(path: Path, n_ctx: int, threads: int | None, state_dir: Path) -> LlamaEngine:
-    # One per model file and context size: every caller and role in the process shares it and its lock.
-    return LlamaEngine(path, n_ctx, threads, state_dir)
+def _engine(path: Path, n_ctx: int, threads: int | None, state_dir: Path, layers: tuple[int, ...]) -> LlamaEngine:
+    # One per model file, context size and tap: every caller and role in the process shares it and its lock.
+    return LlamaEngine(path, n_ctx, threads, state_dir, layers)
