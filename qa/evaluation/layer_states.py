@@ -132,7 +132,7 @@ class Store:
         self.folder, self.width = folder, int(kept.read_text())
         self.records_path = folder / "records.jsonl"
         self.records = _jsonl(self.records_path) if self.records_path.exists() else []
-        row = width * 2
+        row = self.width * 2
         for layer in LAYERS:  # a run stopped between a state and its record leaves rows without one
             path = self._layer_path(layer)
             if path.exists() and path.stat().st_size != len(self.records) * row:
