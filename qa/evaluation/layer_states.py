@@ -20,7 +20,6 @@ on, `git show data/layer-states:layer-states.tar.gz | tar xz -C OUT_DIR` and run
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import time
@@ -30,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from qa.evaluation.pairs import gold_spans, holds_span, paragraph_numbers
-from qa.evaluation.splits import BENCHMARKS, SPLIT
-from qa.evaluation.squad import load_squad
+from qa.evaluation.benchmarks import load_benchmark, part
+from qa.evaluation.splits import BENCHMARKS
+from qa.evaluation.squad import SquadSet, write_corpus
 from qa.settings import Settings
 
 LAYERS = (16, 20, 24)  # of 28: around the layer the first measurement found best (20)
@@ -57,55 +57,28 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _doc_name(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:16] + ".md"
+def _develop(path: Path, corpus: Path) -> SquadSet:
+    """The develop part of a shared file (qa.evaluation.benchmarks), its documents written to `corpus`."""
+    questions = part(load_benchmark(path), "develop")
+    write_corpus(questions, corpus)
+    return questions
 
 
 def squad_questions(corpus: Path) -> list[Question]:
-    split = json.loads(SPLIT.read_text())["squad2_dev"]
-    squad = load_squad(SQUAD_DEV)
-    corpus.mkdir(parents=True, exist_ok=True)
-    develop = set(split["develop"])
-    for q in squad.questions:
-        if q.article in develop:
-            (corpus / q.source).write_text(squad.documents[q.source])
+    squad = _develop(SQUAD_DEV, corpus)
     numbers = paragraph_numbers(squad)
-    return [
-        Question(q.id, "squad", q.question, f"{q.article}/{numbers[q.id]}", q.answerable, q.source)
-        for q in squad.questions
-        if q.article in develop
-    ]
+    return [Question(q.id, "squad", q.question, f"{q.article}/{numbers[q.id]}", q.answerable, q.source) for q in squad.questions]
 
 
 def clapnq_questions(corpus: Path) -> list[Question]:
-    split = json.loads(SPLIT.read_text())["clapnq"]
-    corpus.mkdir(parents=True, exist_ok=True)
-    out = []
-    for kind in ("answerable", "unanswerable"):
-        locked = set(split[f"locked_{kind}"])
-        for r in _jsonl(BENCHMARKS / "clapnq" / f"clapnq_dev_{kind}.jsonl"):
-            if str(r["id"]) in locked:
-                continue
-            passage = r["passages"][0]
-            text = f"# {passage['title']}\n\n{passage['text']}\n"
-            name = _doc_name(text)
-            (corpus / name).write_text(text)
-            out.append(Question(str(r["id"]), "clapnq", r["input"], name, kind == "answerable", name))
-    return out
+    clap = _develop(BENCHMARKS / "clapnq", corpus)
+    return [Question(q.id, "clapnq", q.question, q.source, q.answerable, q.source) for q in clap.questions]
 
 
 def boolq_questions(corpus: Path) -> list[Question]:
-    locked = set(json.loads(SPLIT.read_text())["boolq3l"]["locked_titles"])
-    corpus.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i, r in enumerate(_jsonl(BENCHMARKS / "boolq3l" / "dev_full.jsonl")):
-        if r["title"] in locked:
-            continue
-        text = f"# {r['title']}\n\n{r['passage']}\n"
-        name = _doc_name(text)
-        (corpus / name).write_text(text)
-        label = {"True": "yes", "False": "no"}.get(str(r["answer"]), "no-answer")
-        out.append(Question(f"boolq-{i}", "boolq", r["question"], name, label != "no-answer", name, label))
+    boolq = _develop(BENCHMARKS / "boolq3l" / "dev_full.jsonl", corpus)
+    out = [Question(q.id, "boolq", q.question, q.source, q.answerable, q.source, q.answers[0] if q.answers else "no-answer")
+           for q in boolq.questions]
     return random.Random(SEED).sample(out, min(BOOLQ_SAMPLE, len(out)))
 
 
