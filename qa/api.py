@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qa.answering.chain import AnswerStream, History, Pipeline, clean_question
 from qa.domain import Answer
+from qa.models.answer_probe import shipped_probe
 from qa.models.backends import describe
 from qa.models.embeddings import default_embeddings
 from qa.settings import Settings, Verify
@@ -110,5 +111,6 @@ def info(settings: Settings | None = None) -> dict:
         "embeddings": "all-MiniLM-L6-v2 (packaged)",
         "answerability": "all-MiniLM-L6-v2 cross-encoder fine-tuned on SQuAD 2.0, int8 ONNX (packaged)",
         "generator": describe(s),
+        "answer_probe": f"logistic probe on the packaged generator's layer-{shipped_probe().layer} state (local backend, packaged model)",
         "top_k": s.top_k,
     }

@@ -1,11 +1,14 @@
 """The answer chain with a scripted chat model: citations, refusals and verification, without the real LLM."""
 
+import numpy as np
 import pytest
 from conftest import ScriptedJudge, says, yes
 
 from qa.answering.chain import Pipeline
 from qa.answering.prompts import REFUSAL
 from qa.errors import QuestionError
+from qa.models.answer_probe import AnswerProbe
+from qa.models.layer_tap import PromptState
 
 
 def make_pipeline(settings, embeddings, answer: str, states: float = 1.0, asked: float = 1.0, answers: float = 1.0) -> Pipeline:
@@ -168,3 +171,31 @@ def test_another_passage_is_read_only_when_the_citation_is_not_sure(settings, em
     answer = p.ask("Is Microsoft still the exclusive provider of data center infrastructure for OpenAI?")
     assert not answer.refused
     assert len(judge.claims) == readings
+
+
+class StatefulChat(type(says(""))):
+    """A scripted chat model that, like the local one, keeps the state its answer prompt left (one layer's)."""
+
+    state: list[float] = []
+
+    def prompt_state(self) -> PromptState:
+        return PromptState({20: np.array(self.state)}, np.log(np.full(4, 0.25)))
+
+    def opening_probability(self, text: str) -> float:
+        return 0.25
+
+
+def test_the_answer_probe_reads_the_state_the_answer_prompt_left_and_the_confidence_weighs_it(settings, embeddings):
+    # A probe on a two-number "state": P(answerable) high when the first number is.
+    probe = AnswerProbe(20, np.zeros(2), np.ones(2), np.array([0.0, 3.0, 0.0]))
+    question, draft = "Until when will the core partnership continue?", "The core partnership will continue until 2030 [1]."
+    rated = {}
+    for first in (1.0, -1.0):
+        chat = StatefulChat(reply=lambda _m: draft, state=[first, 5.0])
+        p = Pipeline(settings, embeddings, chat, judge=ScriptedJudge(yes(1.0), yes(0.5)), answerability=lambda q, t: [0.5] * len(t), probe=probe)
+        answer = p.ask(question)
+        assert answer.signals["probe"] == pytest.approx(1 / (1 + np.exp(-3 * first))) and answer.signals["refusal_start"] == 0.25
+        rated[first] = answer.confidence
+    assert rated[1.0] > rated[-1.0]  # the shipped fit weighs the probe: a state that says "unanswerable" lowers it
+    plain = Pipeline(settings, embeddings, says(draft), judge=ScriptedJudge(yes(1.0), yes(0.5)), probe=probe).ask(question)
+    assert not {"probe", "refusal_start"} & set(plain.signals.features) and plain.confidence is not None  # no state read: the fit without it

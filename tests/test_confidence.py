@@ -1,9 +1,8 @@
 """The confidence reads its weights by feature name from the file the fit writes, for the features the checks declare;
-moving them there changed no value."""
+an answer without the generator's state is rated by the fit without the features read from it."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
@@ -11,18 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answering.checker import FEATURES
-from qa.answering.confidence import WEIGHTS_FILE, Weights, confidence
+from qa.answering.checker import FEATURES, STATE_FEATURES
+from qa.answering.confidence import WEIGHTS_FILE, confidence, read_fits
 from qa.domain import Signals
 from qa.evaluation.calibrate import fit, weights_file
-
-# The fit as it was pasted into the code before it was a file: intercept, then support, asked, unmet, answers, best.
-FORMER = (-2.029, 0.520, 1.877, -1.060, 1.126, 0.928)
-
-
-def former(support: float, asked: float, unmet: int, answers: float, best: float) -> float:
-    z = FORMER[0] + sum(w * x for w, x in zip(FORMER[1:], [support, asked, float(min(unmet, 2)), answers, best]))
-    return 1.0 / (1.0 + math.exp(-z))
 
 
 def signals(support: float, asked: float, unmet: int, answers: float, best: float) -> Signals:
@@ -30,14 +21,10 @@ def signals(support: float, asked: float, unmet: int, answers: float, best: floa
     return Signals({"support": support, "asked": asked, "unmet": float(min(unmet, 2)), "answers": answers, "best": best})
 
 
-def test_the_shipped_weights_give_every_confidence_the_former_fit_gave():
-    grid = [0.0, 0.13, 0.5, 0.87, 1.0]
-    for support, asked, unmet, answers, best in itertools.product(grid, grid, (0, 1, 2, 5), grid, grid):
-        assert confidence(signals(support, asked, unmet, answers, best)) == former(support, asked, unmet, answers, best)
-
-
 def test_the_file_names_exactly_the_features_the_checks_give():
-    assert set(Weights.read().weights) == set(FEATURES)
+    fits = read_fits()
+    assert set(fits[0].weights) == set(FEATURES)
+    assert set(fits[-1].weights) == set(FEATURES) - set(STATE_FEATURES)  # for a generator whose states are not read
     assert json.loads(WEIGHTS_FILE.read_text())["about"]
 
 
@@ -49,11 +36,17 @@ def test_what_the_fit_writes_is_what_the_confidence_reads(tmp_path):
     y = (x[:, 1] + 0.3 * rng.standard_normal(200) > 0.5).astype(float)
     w = fit(x, y)
     path = tmp_path / "confidence.json"
-    path.write_text(json.dumps(weights_file(names, w, "a test")))
-    read = Weights.read(path)
+    without = fit(x[:, :-1], y)
+    path.write_text(json.dumps(weights_file([(names, w), (names[:-1], without)], "a test")))
+    read = read_fits(path)
     s = signals(0.9, 0.8, 1, 0.4, 0.6)
     z = w[0] + sum(wi * s[n] for wi, n in zip(w[1:], names))
-    assert read.weights["asked"] > 0 and math.isclose(confidence(s, read), 1 / (1 + math.exp(-z)), abs_tol=2e-3)  # rounded to 3 places
+    assert read[0].weights["asked"] > 0 and math.isclose(confidence(s, read), 1 / (1 + math.exp(-z)), abs_tol=2e-3)  # rounded to 3 places
+    lacking = Signals({n: s[n] for n in names[:-1]})  # a feature the first fit weighs is missing: the second rates it
+    z = without[0] + sum(wi * s[n] for wi, n in zip(without[1:], names[:-1]))
+    assert math.isclose(confidence(lacking, read), 1 / (1 + math.exp(-z)), abs_tol=2e-3)
+    with pytest.raises(ValueError, match="no confidence fit"):
+        confidence(Signals({"support": 1.0}), read)
 
 
 def test_the_fit_is_reported_per_population_and_pooled_with_the_pooled_coverage(tmp_path):
@@ -75,3 +68,26 @@ def test_the_fit_is_reported_per_population_and_pooled_with_the_pooled_coverage(
     assert shown["squad2 clapnq"]["auc"] == 0.5 and shown["pooled"]["n"] == 7
     top = shown["pooled"]["coverage"][-3]  # answering at confidence >= 0.9
     assert top["threshold"] == 0.9 and top["coverage"] == pytest.approx(round(2 / 7, 3)) and top["risk"] == 0.0
+
+
+def test_what_a_threshold_would_have_given_is_read_from_drafts_kept_whole(tmp_path):
+    from qa.evaluation.calibrate import at_threshold
+
+    def result(answerable: bool, refused: bool, draft_correct: bool, asked: float | None) -> dict:
+        return {"answerable": answerable, "refused": refused, "draft_correct": draft_correct,
+                "signals": None if asked is None else {"asked": asked}}
+
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps({"results": [
+        result(True, False, True, 0.9), result(True, False, True, 0.2),  # right, and right but rated low
+        result(False, False, False, 0.1), result(False, True, False, None),  # a near miss rated low; a refusal
+    ]}))
+    article = tmp_path / "article.json"
+    article.write_text(json.dumps({"results": [
+        {"type": "single_fact", "refused": False, "draft_correct": True, "signals": {"asked": 0.8}},
+        {"type": "false_premise", "refused": False, "draft_correct": False, "signals": {"asked": 0.7}},
+        {"type": "injection", "refused": False, "draft_correct": False, "signals": {"asked": 0.0}},
+    ]}))
+    shown = at_threshold([squad, article], lambda s: s["asked"], 0.5)
+    assert shown == {"squad.json": {"answered right": "1/2", "refused": "2/2"}, "article.json": {"answered right": "1/1", "refused": "0/1"}}
+    assert at_threshold([squad], lambda s: s["asked"], 0.0)["squad.json"] == {"answered right": "2/2", "refused": "1/2"}

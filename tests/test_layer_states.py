@@ -38,7 +38,8 @@ def prompt_state(chat: LlamaCppChat, tap: LayerTap, text: str) -> np.ndarray:
     with chat.engine.context(chat.role) as llama:
         tap.clear()
         chat.evaluate_prompt(llama, [HumanMessage(text)])
-        return tap.states()
+        states = tap.states()
+    return np.stack([states[3], states[10]])
 
 
 def test_the_tap_reads_each_layer_at_the_prompts_last_token(small_chat):
@@ -64,25 +65,29 @@ def test_an_engine_with_layers_keeps_the_state_its_answer_prompt_left_while_it_s
     chat = LlamaCppChat(engine=LlamaEngine(small_model(), n_ctx=512, n_threads=2, layers=(3, 10)), max_tokens=8)
     messages = [HumanMessage("When did the harbour open to traffic?")]
     streamed = "".join(c.content for c in chat.stream(messages))
-    state = chat.prompt_state()
+    state = np.stack([chat.prompt_state().layers[3], chat.prompt_state().layers[10]])
     assert streamed and state.shape == (2, chat.engine.llama.n_embd())
     with chat.engine.context(chat.role) as llama:  # the same prompt again: its last token evaluated anew
         chat.evaluate_prompt(llama, messages)
-    assert np.allclose(chat.prompt_state(), state, atol=0.05 * np.abs(state).max())  # the prompt's, not a generated token's
+    assert np.allclose(chat.prompt_state().layers[10], state[1], atol=0.05 * np.abs(state).max())  # the prompt's, not a generated token's
     "".join(c.content for c in chat.stream(messages))  # exact cache hit: no prompt token evaluated
-    assert np.allclose(chat.prompt_state(), state, atol=0.05 * np.abs(state).max())
+    assert np.allclose(chat.prompt_state().layers[10], state[1], atol=0.05 * np.abs(state).max())
+    opening = chat.prompt_state().opening  # the first token's distribution: the greedy reply opens with its top token
+    top = chat.engine.llama.detokenize([int(np.argmax(opening))]).decode()
+    assert np.exp(opening).sum() == pytest.approx(1.0, rel=1e-3) and streamed.startswith(top.strip())
+    assert chat.opening_probability(top) == pytest.approx(float(np.exp(opening.max())))
     assert LlamaCppChat(engine=LlamaEngine(small_model(), n_ctx=512)).prompt_state() is None
 
 
 def test_a_run_stopped_between_a_state_and_its_record_resumes_in_step(tmp_path):
     store = Store(tmp_path, width=4)
     for i in range(3):
-        store.add({"id": f"q{i}"}, np.full((len(LAYERS), 4), i, dtype=np.float32))
+        store.add({"id": f"q{i}"}, {layer: np.full(4, i, dtype=np.float32) for layer in LAYERS})
     with (tmp_path / f"layer-{LAYERS[0]}.f16").open("ab") as f:  # stopped after writing one layer of a fourth
         f.write(np.zeros(4, dtype=np.float16).tobytes())
     resumed = Store(tmp_path, width=4)
     assert resumed.done() == {"q0", "q1", "q2"}
-    resumed.add({"id": "q3"}, np.full((len(LAYERS), 4), 3, dtype=np.float32))
+    resumed.add({"id": "q3"}, {layer: np.full(4, 3, dtype=np.float32) for layer in LAYERS})
     for layer in LAYERS:
         assert Store(tmp_path, width=4).states(layer)[:, 0].tolist() == [0, 1, 2, 3]
 
@@ -138,5 +143,39 @@ def test_the_collection_runs_and_resumes_on_a_small_model(tmp_path, settings):
     layer_states.collect(out, 1, small, sources=("clapnq",), log=lambda _: None)  # resumed: one more
     store = Store(out)
     assert len(store.records) == 3 and len({r["id"] for r in store.records}) == 3
-    assert store.width == 576 and store.states(LAYERS[1]).shape == (3, 576) and np.isfinite(store.states(LAYERS[1])).all()
+    assert store.width == 576 and store.states(LAYERS[0]).shape == (3, 576) and np.isfinite(store.states(LAYERS[0])).all()
     assert all(r["source"] == "clapnq" and r["answers"] and r["new_tokens"] > 0 for r in store.records)
+
+
+def test_the_fit_writes_a_probe_the_pipeline_reads_without_the_calibration_questions(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(11)
+    store = Store(tmp_path / "states", width=8)
+    for i, r in enumerate(_records(120, rng)):
+        y = float(r["answerable"])
+        store.add(r | {"id": f"q{i}"}, {layer: rng.standard_normal(8) + np.r_[2.0 * y, np.zeros(7)] for layer in LAYERS})
+    monkeypatch.setattr(probe, "calibration_ids", lambda: {"q0", "q1"})
+    probe.main([str(tmp_path / "states"), "--layers", str(LAYERS[0]), "--l2", "10", "--write", str(tmp_path / "probe.npz")])
+    assert "118 questions (59 answerable)" in capsys.readouterr().out  # the two calibration questions left out
+    written = AnswerProbe.read(tmp_path / "probe.npz")
+    high, low = np.r_[3.0, np.zeros(7)], np.r_[-1.0, np.zeros(7)]  # beyond the answerable and the unanswerable means
+    assert written.read_state({LAYERS[0]: high}) > 0.7 and written.read_state({LAYERS[0]: low}) < 0.3 and written.read_state({LAYERS[0] + 1: high}) is None
+
+
+def test_states_kept_part_by_part_are_restored_whole(tmp_path):
+    import shutil
+    import subprocess
+
+    keep = tmp_path / "kept"
+    keep.mkdir()
+    for script in ("save", "restore"):
+        shutil.copy(Path(__file__).parents[1] / "eval" / "layer-states" / script, keep / script)
+    store = Store(tmp_path / "collected", width=4)
+    for session in ((0, 1, 2), (3, 4)):  # two sessions, each kept as a part
+        for i in session:
+            store.add({"id": f"q{i}"}, {layer: np.full(4, i, dtype=np.float32) for layer in LAYERS})
+        subprocess.run([keep / "save", tmp_path / "collected"], check=True, capture_output=True)
+    assert sorted(p.name for p in keep.glob("part-*")) == ["part-1.tar.gz", "part-2.tar.gz"]
+    subprocess.run([keep / "restore", tmp_path / "restored"], check=True)
+    restored = Store(tmp_path / "restored")
+    assert [r["id"] for r in restored.records] == [f"q{i}" for i in range(5)]
+    assert restored.states(LAYERS[0])[:, 0].tolist() == [0, 1, 2, 3, 4]

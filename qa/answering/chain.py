@@ -18,6 +18,7 @@ from qa.answering.overview import overview_of, quote
 from qa.answering.prompts import REFUSAL, answer_messages
 from qa.domain import Answer, Passage, Sentence
 from qa.errors import BackendError, CorpusError, QAError, QuestionError
+from qa.models.answer_probe import AnswerProbe, shipped_probe
 from qa.retrieval.hybrid import IndexRetriever, Retriever
 from qa.settings import Settings, Verify
 from qa.store.index import Index
@@ -120,12 +121,14 @@ class Pipeline:
         index: Index | None = None,
         retriever: Retriever | None = None,
         answerability: Answerability = shipped_answerability,
+        probe: AnswerProbe | None = None,
     ):
         self.settings = settings
         self.chat_model = chat_model
         self.index = index or Index(settings, embeddings)
         self.checker = Checker(judge or Judge(chat_model, settings.judge_threshold), settings.min_confidence, answerability)
         self.retriever = retriever or IndexRetriever(self.index, settings)
+        self.probe = probe  # None: the shipped one, read when a state is first there to read
 
     @classmethod
     def from_settings(cls, settings: Settings, index: Index) -> Pipeline:
@@ -196,7 +199,7 @@ class Pipeline:
 
     def _answer(self, question: str, top_k: int | None, verify: Verify, history: History) -> Generator[str, None, Answer]:
         """The recipe: rewrite → retrieve → generate (yielding the draft's text) → resolve → check → answer."""
-        clock = Clock(self._token_counter())
+        clock = Clock(_token_counter(self.chat_model))
         question = self._standalone(question, history)
         self.ensure_index()
         mode = Mode.of(verify)
@@ -217,15 +220,9 @@ class Pipeline:
             if not mode.judges or is_refusal(draft):
                 sentences = [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)]
                 return _answered(question, passages, draft, unchecked(sentences, mode), clock)
-            checked = self.checker.check(question, split_sentences(draft), passages, mode)
+            checked = self.checker.check(question, split_sentences(draft), passages, mode, _state_features(self.chat_model, self.probe))
             clock.lap("verify")
         return _answered(question, passages, " ".join(s.text for s in checked.kept), checked, clock)
-
-    def _token_counter(self) -> Callable[[], int] | None:
-        """The count of tokens the chat model has evaluated, when it keeps one (the local model does)."""
-        if not hasattr(type(self.chat_model), "evaluated_tokens"):
-            return None
-        return lambda: self.chat_model.evaluated_tokens
 
     def _standalone(self, question: str, history: History) -> str:
         if not history:
@@ -264,6 +261,24 @@ class Pipeline:
             from qa.models.backends import describe
 
             raise BackendError(f"the generator ({describe(self.settings)}) failed: {type(e).__name__}: {e}") from e
+
+
+def _token_counter(chat_model: BaseChatModel) -> Callable[[], int] | None:
+    """The count of tokens the chat model has evaluated, when it keeps one (the local model does)."""
+    if not hasattr(type(chat_model), "evaluated_tokens"):
+        return None
+    return lambda: chat_model.evaluated_tokens
+
+
+def _state_features(chat_model: BaseChatModel, probe: AnswerProbe | None) -> dict[str, float]:
+    """What the state the answer prompt left in the generator says, when the chat model keeps it (the local model
+    does; a remote one cannot): the answer probe's P(the passages answer the question) (`probe` None: the shipped
+    one) and the model's own P(its reply opens as a refusal does)."""
+    state = chat_model.prompt_state() if hasattr(type(chat_model), "prompt_state") else None
+    if state is None:
+        return {}
+    found = {"refusal_start": chat_model.opening_probability(REFUSAL), "probe": (probe or shipped_probe()).read_state(state.layers)}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def _answered(question: str, passages: list[Passage], text: str, checked: Checked, clock: Clock) -> Answer:

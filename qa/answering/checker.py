@@ -87,14 +87,17 @@ class Checker:
         scores = dict(zip((p.id for p in todo), self.answerability(question, [p.text for p in todo]))) if todo else {}
         return [p if p.answers is not None else replace(p, answers=scores[p.id]) for p in passages]
 
-    def check(self, question: str, sentences: list[str], passages: list[Passage], mode: Mode) -> Checked:
-        """Judge every sentence; when `mode` drops, keep the supported ones, or none when the answer does not stand."""
+    def check(
+        self, question: str, sentences: list[str], passages: list[Passage], mode: Mode, state: dict[str, float] | None = None
+    ) -> Checked:
+        """Judge every sentence; when `mode` drops, keep the supported ones, or none when the answer does not stand.
+        `state`: the STATE_FEATURES read from the generator's state at the end of the answer prompt, when it was read."""
         passages = self.assess(question, passages)
         checked = [self.sentence(s, passages) for s in sentences]
         kept = [s for s in checked if not mode.drops or s.support >= self.threshold]
         asked = what_is_asked(question)
         # Nothing supported is refused whatever else holds: its confidence is 0, with no more model calls.
-        signals = self._signals(asked, kept, passages) if kept else None
+        signals = self._signals(asked, kept, passages, state or {}) if kept else None
         score = confidence(signals) if signals else 0.0
         if mode.drops and not self._stands(asked, kept, passages, signals, score):
             kept = []
@@ -137,13 +140,15 @@ class Checker:
             and not reason_for_another_event(asked, kept, passages)
         )
 
-    def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage]) -> Signals | None:
-        """Each of FEATURES measured on the answer, for the part of `question` that asks; None when nothing is cited."""
+    def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage], state: dict[str, float]) -> Signals | None:
+        """Each of FEATURES measured on the answer, for the part of `question` that asks (those that cannot be
+        measured left out); None when nothing is cited."""
         evidence = [passages[n - 1] for n in cited(sentences, passages)]
         if not evidence:
             return None
-        found = Found(question, sentences, passages, evidence, self.judge)
-        return Signals({name: float(measure(found)) for name, measure in FEATURES.items()})
+        found = Found(question, sentences, passages, evidence, self.judge, state)
+        measured = {name: measure(found) for name, measure in FEATURES.items()}
+        return Signals({name: float(value) for name, value in measured.items() if value is not None})
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ class Found:
     passages: list[Passage]
     evidence: list[Passage]
     judge: Judge
+    state: dict[str, float]  # read from the generator's state (STATE_FEATURES), when it was read
 
 
 def _lowest_support(found: Found) -> float:
@@ -171,15 +177,22 @@ def _unmet(found: Found) -> float:
 
 
 # The features the confidence weighs (qa.answering.confidence, weights by these names in qa/models/confidence.json),
-# each measured on an answer whose kept sentences cite something. Adding or retiring a signal is one entry here
+# each measured on an answer whose kept sentences cite something (None: not measurable here). Adding or retiring a signal is one entry here
 # and a refit.
-FEATURES: dict[str, Callable[[Found], float]] = {
+FEATURES: dict[str, Callable[[Found], float | None]] = {
     "support": _lowest_support,  # the lowest judge support among the answer's sentences
     "asked": _states_what_was_asked,  # the judge's P(yes): the cited passages state the answer to exactly the question
     "unmet": _unmet,  # names and times of the question the cited passages (and their titles) do not mention
     "answers": lambda found: max(p.answers or 0.0 for p in found.evidence),  # answerability of the best cited passage
     "best": lambda found: max(p.answers or 0.0 for p in found.passages),  # the same for the best passage shown
+    # From the generator's state at the end of the answer prompt (None with a generator whose states cannot be read,
+    # a remote one): the answer probe's P(the passages answer), qa.models.answer_probe, and P(its first token is
+    # the refusal's), the refusal it nearly wrote.
+    "probe": lambda found: found.state.get("probe"),
+    "refusal_start": lambda found: found.state.get("refusal_start"),
 }
+# Features only a generator whose states are read gives: the confidence keeps a fit without them for the others.
+STATE_FEATURES = ("probe", "refusal_start")
 
 
 def reason_for_another_event(question: str, sentences: list[Sentence], passages: list[Passage]) -> bool:

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qa.answering.confidence import WEIGHTS_FILE
+from qa.answering.checker import STATE_FEATURES
+from qa.answering.confidence import WEIGHTS_FILE, confidence, fits_of
 from qa.domain import Signals
 from qa.evaluation.confidence_metrics import auc, calibration, coverage_curve
+from qa.evaluation.data import SHOULD_REFUSE
 from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
 
 
 def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """The feature names, a row of features per labelled answer, the labels, and each row's population (the run it
-    came from: its mode, file and part)."""
+    """The feature names (those every answer has), a row of features per labelled answer, the labels, and each row's
+    population (the run it came from: its mode, file and part)."""
     rows, labels, populations = [], [], []
     for path in reports:
         report = json.loads(path.read_text())
@@ -36,7 +39,7 @@ def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, li
                 rows.append(Signals(dict(r["signals"])).features)
                 labels.append(float(r["draft_correct"]))
                 populations.append(population)
-    names = list(rows[0]) if rows else []
+    names = [n for n in rows[0] if all(n in row for row in rows)] if rows else []
     return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels), populations
 
 
@@ -57,6 +60,28 @@ def by_population(p: np.ndarray, y: np.ndarray, populations: list[str]) -> dict:
     pooled = [_Rated(float(c), bool(ok)) for c, ok in zip(p, y)]
     out["pooled"]["coverage"] = [{k: round(v, 3) for k, v in row.items()} for row in coverage_curve(pooled)]
     return out
+
+
+def at_threshold(reports: list[Path], rate: Callable[[Signals], float], threshold: float) -> dict:
+    """Each report's answerable questions answered right and questions to refuse refused, had its drafts been rated
+    by `rate` and refused below `threshold` (the reports kept every draft: QA_MIN_CONFIDENCE=0). Prompt
+    injections are left out (their right reply is no fact to refuse or give)."""
+    out = {}
+    for path in reports:
+        report = json.loads(path.read_text())
+        right = {True: [], False: []}  # by "the question should be answered"
+        for r in report["results"]:
+            if r.get("type") == "injection":
+                continue
+            answerable = r["answerable"] if "answerable" in r else r["type"] not in SHOULD_REFUSE
+            refused = r["refused"] or (bool(r.get("signals")) and rate(Signals(dict(r["signals"]))) < threshold)
+            right[answerable].append(not refused and r["draft_correct"] if answerable else refused)
+        out[path.name] = {"answered right": _share(right[True]), "refused": _share(right[False])}
+    return out
+
+
+def _share(outcomes: list[bool]) -> str:
+    return f"{sum(outcomes)}/{len(outcomes)}"
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
@@ -90,12 +115,32 @@ def collect(squad: Path, n: int, eval_dir: Path) -> Path:
     return write(report, eval_dir)[0]
 
 
+# The develop runs the confidence is fitted on (docs/near_miss.md gives their commands): each shared file's develop
+# part, a sample of N answerable and N unanswerable questions with seed 36. The answer probe is fitted without
+# them (qa.evaluation.probe), so the confidence weighs the probe as it reads questions it never saw.
+CALIBRATION_SEED = 36
+CALIBRATION_RUNS = (("squad2/dev-v2.0-29-articles.json", 40), ("clapnq", 25), ("boolq3l/dev_full.jsonl", 25))
+
+
+def calibration_ids() -> set[str]:
+    """The ids of the questions of the develop runs the confidence is fitted on."""
+    from qa.evaluation.benchmarks import load_benchmark, part
+    from qa.evaluation.splits import BENCHMARKS
+
+    return {
+        q.id for path, n in CALIBRATION_RUNS
+        for q in part(load_benchmark(BENCHMARKS / path), "develop").sample(n, None, CALIBRATION_SEED)
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m qa.evaluation.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("reports", nargs="*", type=Path, help="reports of runs with QA_MIN_CONFIDENCE=0 to fit on")
     parser.add_argument("--collect", type=int, metavar="N", help="first answer N + N held-out SQuAD develop questions")
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}, which the confidence reads")
+    parser.add_argument("--thresholds", type=float, nargs="*", default=[0.35, 0.5],
+                        help="show what refusing below each confidence would have given in each report")
     parser.add_argument("--about", default="", help="with --write: what the weights were fitted on, kept in the file")
     args = parser.parse_args(argv)
     reports = list(args.reports)
@@ -105,24 +150,36 @@ def main(argv: list[str] | None = None) -> None:
     if not reports:
         parser.error("give reports to fit on, or --collect N")
     names, x, y, populations = labelled(reports)
-    w = fit(x, y)
-    p = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ w)))
     print(f"{len(y)} answers, {int(y.sum())} right")
     for i, name in enumerate(names):
         print(f"  AUC of {name} alone: {auc(x[:, i] * (-1 if name == 'unmet' else 1), y):.3f}")
-    print(f"  AUC of the fit: {auc(p, y):.3f}")
-    print(json.dumps(by_population(p, y, populations), indent=1))
-    fitted = weights_file(names, w, args.about)
+    # The fit on every feature, then (when the reports read the generator's states) one without those features,
+    # for answers from a generator whose states cannot be read.
+    subsets = [names] + ([[n for n in names if n not in STATE_FEATURES]] if set(STATE_FEATURES) & set(names) else [])
+    fits = []
+    for subset in subsets:
+        columns = [names.index(n) for n in subset]
+        w = fit(x[:, columns], y)
+        p = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x[:, columns]]) @ w)))
+        print(f"fit on {', '.join(subset)}: AUC {auc(p, y):.3f}")
+        print(json.dumps(by_population(p, y, populations), indent=1))
+        fits.append((subset, w))
+    fitted = weights_file(fits, args.about)
     print(json.dumps(fitted, indent=1))
+    rated = fits_of(fitted)
+    for threshold in args.thresholds:
+        print(f"refusing below {threshold:g}:", json.dumps(at_threshold(reports, lambda s: confidence(s, rated), threshold)))
     if args.write:
         WEIGHTS_FILE.write_text(json.dumps(fitted, indent=1) + "\n")
         print(f"wrote {WEIGHTS_FILE}")
 
 
-def weights_file(names: list[str], w: np.ndarray, about: str) -> dict:
-    """What the confidence reads: the intercept and a weight per feature name, rounded as before, and what they
-    were fitted on."""
-    return {"about": about, "intercept": round(float(w[0]), 3), "weights": {n: round(float(v), 3) for n, v in zip(names, w[1:])}}
+def weights_file(fits: list[tuple[list[str], np.ndarray]], about: str) -> dict:
+    """What the confidence reads: each fit's intercept and a weight per feature name, rounded as before, the fit on
+    most features first, and what they were fitted on."""
+    return {"about": about, "fits": [
+        {"intercept": round(float(w[0]), 3), "weights": {n: round(float(v), 3) for n, v in zip(names, w[1:])}} for names, w in fits
+    ]}
 
 
 if __name__ == "__main__":

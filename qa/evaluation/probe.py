@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evaluation.calibrate import fit
+from qa.evaluation.calibrate import calibration_ids, fit
 from qa.evaluation.confidence_metrics import auc
 from qa.evaluation.layer_states import LAYERS, Store
 from qa.models.answer_probe import AnswerProbe
@@ -120,15 +120,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("states", type=Path, help="the folder qa.evaluation.layer_states wrote")
     parser.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
     parser.add_argument("--l2", type=float, nargs="+", default=[100.0, 1000.0], help="L2 penalties to try (standardised states)")
-    parser.add_argument("--write", type=Path, help="also fit the first layer and penalty on every usable record and save the probe here (.npz)")
+    parser.add_argument("--write", type=Path, help="also fit the first layer and penalty on every usable record (but the confidence's "
+                        "calibration questions) and save the probe here (.npz)")
     args = parser.parse_args(argv)
     print(json.dumps(report(args.states, tuple(args.layers), tuple(args.l2)), indent=1))
     if args.write:
         store = Store(args.states)
-        keep = usable(store.records)
+        calibration = calibration_ids()  # the confidence must weigh the probe on questions it was not fitted on
+        keep = usable(store.records) & np.array([r["id"] not in calibration for r in store.records])
         y = np.array([float(r["answerable"]) for r, k in zip(store.records, keep) if k])
         fitted(args.layers[0], store.states(args.layers[0])[keep], y, args.l2[0]).save(args.write)
-        print(f"wrote {args.write}")
+        print(f"wrote {args.write}: layer {args.layers[0]}, l2 {args.l2[0]:g}, {len(y)} questions ({int(y.sum())} answerable)")
 
 
 if __name__ == "__main__":

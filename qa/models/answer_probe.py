@@ -8,10 +8,18 @@ standardisation, the weights).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from qa.errors import ModelFileError
+
+PROBE_FILE = Path(__file__).parent / "answer_probe.npz"
+# The shipped file's, checked when it is read (a probe is only right for the states it was fitted on).
+PROBE_SHA256 = "5b8eac16444b7afc3dd4933924296c3d406dd6e8a6523742bf62315dca9e3912"
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,12 @@ class AnswerProbe:
     def probability(self, state: np.ndarray) -> float:
         return float(1.0 / (1.0 + np.exp(-self.logits(state)[0])))
 
+    def read_state(self, states: dict[int, np.ndarray] | None) -> float | None:
+        """P(answerable) from a prompt's states by layer (LlamaCppChat.prompt_state); None without this layer's."""
+        if not states or self.layer not in states:
+            return None
+        return self.probability(states[self.layer])
+
     def save(self, path: Path) -> None:
         np.savez(path, layer=self.layer, mean=self.mean, scale=self.scale, weights=self.weights)
 
@@ -35,3 +49,14 @@ class AnswerProbe:
     def read(cls, path: Path) -> AnswerProbe:
         with np.load(path) as data:
             return cls(int(data["layer"]), data["mean"], data["scale"], data["weights"])
+
+
+@functools.cache
+def shipped_probe() -> AnswerProbe:
+    """The packaged probe, fitted on the packaged generator's states (data card: answer_probe.md)."""
+    if not PROBE_FILE.is_file():
+        raise ModelFileError(f"the answer probe {PROBE_FILE} is missing; reinstall the project")
+    digest = hashlib.sha256(PROBE_FILE.read_bytes()).hexdigest()
+    if digest != PROBE_SHA256:
+        raise ModelFileError(f"the answer probe {PROBE_FILE} has sha256 {digest}, expected {PROBE_SHA256}; reinstall the project")
+    return AnswerProbe.read(PROBE_FILE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,6 +42,15 @@ class _Tensor(ctypes.Structure):
 _NAME_OFFSET = _Tensor.name.offset
 
 
+@dataclass(frozen=True)
+class PromptState:
+    """What a prompt left in the model at its last token: the tapped layers' residual stream, by layer, and the
+    log-probabilities of the reply's first token."""
+
+    layers: dict[int, np.ndarray]
+    opening: np.ndarray
+
+
 class LayerTap:
     """Keeps the last row of each wanted layer's output from the latest evaluation."""
 
@@ -63,12 +73,12 @@ class LayerTap:
             self.last[layer] = np.frombuffer(row, dtype=np.float32).copy()
         return True
 
-    def states(self) -> np.ndarray:
-        """The kept rows, one per layer in `layers` order (layers × width); raises if a layer was not seen."""
+    def states(self) -> dict[int, np.ndarray]:
+        """The kept row of each layer in `layers`; raises if a layer was not seen."""
         missing = [n for n in self.layers if n not in self.last]
         if missing:
             raise RuntimeError(f"llama.cpp computed no output for layers {missing}: the tap was not installed")
-        return np.stack([self.last[n] for n in self.layers])
+        return {n: self.last[n] for n in self.layers}
 
     def clear(self) -> None:
         self.last.clear()

@@ -14,9 +14,13 @@ if TYPE_CHECKING:
 
 
 def _make(settings: Settings, _options: Any, role: str) -> BaseChatModel:
+    from qa.models.answer_probe import shipped_probe
     from qa.models.generators import local_chat_model
 
-    return local_chat_model(settings, role)
+    # The answer probe was fitted on the packaged model's states: another model (QA_MODEL_PATH) is not tapped, and
+    # its answers are rated without it. Every role taps the layer: the roles share one engine, made with the tap.
+    layers = (shipped_probe().layer,) if settings.model_path is None else ()
+    return local_chat_model(settings, role, layers)
 
 
 def _yes(chat_model: BaseChatModel, messages: list[BaseMessage]) -> float:
