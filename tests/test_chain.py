@@ -8,7 +8,6 @@ from qa.answering.chain import Pipeline
 from qa.answering.prompts import REFUSAL
 from qa.errors import QuestionError
 from qa.models.answer_probe import AnswerProbe
-from qa.models.layer_tap import PromptState
 
 
 def make_pipeline(settings, embeddings, answer: str, states: float = 1.0, asked: float = 1.0, answers: float = 1.0) -> Pipeline:
@@ -178,11 +177,8 @@ class StatefulChat(type(says(""))):
 
     state: list[float] = []
 
-    def prompt_state(self) -> PromptState:
-        return PromptState({20: np.array(self.state)}, np.log(np.full(4, 0.25)))
-
-    def opening_probability(self, text: str) -> float:
-        return 0.25
+    def prompt_state(self) -> dict:
+        return {20: np.array(self.state)}
 
 
 def test_the_answer_probe_reads_the_state_the_answer_prompt_left_and_the_confidence_weighs_it(settings, embeddings):
@@ -194,8 +190,8 @@ def test_the_answer_probe_reads_the_state_the_answer_prompt_left_and_the_confide
         chat = StatefulChat(reply=lambda _m: draft, state=[first, 5.0])
         p = Pipeline(settings, embeddings, chat, judge=ScriptedJudge(yes(1.0), yes(0.5)), answerability=lambda q, t: [0.5] * len(t), probe=probe)
         answer = p.ask(question)
-        assert answer.signals["probe"] == pytest.approx(1 / (1 + np.exp(-3 * first))) and answer.signals["refusal_start"] == 0.25
+        assert answer.signals["probe"] == pytest.approx(1 / (1 + np.exp(-3 * first)))
         rated[first] = answer.confidence
     assert rated[1.0] > rated[-1.0]  # the shipped fit weighs the probe: a state that says "unanswerable" lowers it
     plain = Pipeline(settings, embeddings, says(draft), judge=ScriptedJudge(yes(1.0), yes(0.5)), probe=probe).ask(question)
-    assert not {"probe", "refusal_start"} & set(plain.signals.features) and plain.confidence is not None  # no state read: the fit without it
+    assert "probe" not in plain.signals.features and plain.confidence is not None  # no state read: the fit without it

@@ -272,13 +272,10 @@ def _token_counter(chat_model: BaseChatModel) -> Callable[[], int] | None:
 
 def _state_features(chat_model: BaseChatModel, probe: AnswerProbe | None) -> dict[str, float]:
     """What the state the answer prompt left in the generator says, when the chat model keeps it (the local model
-    does; a remote one cannot): the answer probe's P(the passages answer the question) (`probe` None: the shipped
-    one) and the model's own P(its reply opens as a refusal does)."""
+    does; a remote one cannot): the answer probe's P(the passages answer the question) (`probe` None: the shipped one)."""
     state = chat_model.prompt_state() if hasattr(type(chat_model), "prompt_state") else None
-    if state is None:
-        return {}
-    found = {"refusal_start": chat_model.opening_probability(REFUSAL), "probe": (probe or shipped_probe()).read_state(state.layers)}
-    return {name: value for name, value in found.items() if value is not None}
+    read = (probe or shipped_probe()).read_state(state) if state is not None else None
+    return {} if read is None else {"probe": read}
 
 
 def _answered(question: str, passages: list[Passage], text: str, checked: Checked, clock: Clock) -> Answer:

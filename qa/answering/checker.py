@@ -185,14 +185,12 @@ FEATURES: dict[str, Callable[[Found], float | None]] = {
     "unmet": _unmet,  # names and times of the question the cited passages (and their titles) do not mention
     "answers": lambda found: max(p.answers or 0.0 for p in found.evidence),  # answerability of the best cited passage
     "best": lambda found: max(p.answers or 0.0 for p in found.passages),  # the same for the best passage shown
-    # From the generator's state at the end of the answer prompt (None with a generator whose states cannot be read,
-    # a remote one): the answer probe's P(the passages answer), qa.models.answer_probe, and P(its first token is
-    # the refusal's), the refusal it nearly wrote.
+    # The answer probe's P(the passages answer), qa.models.answer_probe, from the generator's state at the end of
+    # the answer prompt (None with a generator whose state cannot be read: a remote one).
     "probe": lambda found: found.state.get("probe"),
-    "refusal_start": lambda found: found.state.get("refusal_start"),
 }
 # Features only a generator whose states are read gives: the confidence keeps a fit without them for the others.
-STATE_FEATURES = ("probe", "refusal_start")
+STATE_FEATURES = ("probe",)
 
 
 def reason_for_another_event(question: str, sentences: list[Sentence], passages: list[Passage]) -> bool:

@@ -5,11 +5,11 @@ the sentence answers the question), the generator's own yes to "does the passage
 this question?" separates answerable from near-miss questions only in part, the answerability model
 (`qa.models.answerability`) tells passages that hold the answer from those that do not but barely sees a
 near miss, and a question's names and times either are or are not in the cited passage. The local
-generator's own state at the end of the answer prompt adds two more: the answer probe
-(`qa.models.answer_probe`) and the probability it gave to opening with the refusal. A logistic model over
+generator's own state at the end of the answer prompt adds one more: the answer probe
+(`qa.models.answer_probe`). A logistic model over
 them, fitted on labelled answers (`qa.evaluation.calibrate`), turns them into P(the answer is right). Its
 weights, one per named feature, are the file the fit writes (`qa/models/confidence.json`, which also says
-what it was fitted on): one fit on every feature, and one without the state's for a generator whose state
+what it was fitted on): one fit on every feature, and one without the probe for a generator whose state
 cannot be read.
 """
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answering.checker import STATE_FEATURES
+from qa.answering.checker import FEATURES, STATE_FEATURES
 from qa.answering.confidence import WEIGHTS_FILE, confidence, fits_of
 from qa.domain import Signals
 from qa.evaluation.confidence_metrics import auc, calibration, coverage_curve
@@ -27,7 +27,7 @@ from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
 
 
 def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """The feature names (those every answer has), a row of features per labelled answer, the labels, and each row's
+    """The feature names (those of FEATURES every answer has), a row of features per labelled answer, the labels, and each row's
     population (the run it came from: its mode, file and part)."""
     rows, labels, populations = [], [], []
     for path in reports:
@@ -39,7 +39,7 @@ def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, li
                 rows.append(Signals(dict(r["signals"])).features)
                 labels.append(float(r["draft_correct"]))
                 populations.append(population)
-    names = [n for n in rows[0] if all(n in row for row in rows)] if rows else []
+    names = [n for n in FEATURES if rows and all(n in row for row in rows)]  # a feature since retired is not fitted
     return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels), populations
 
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--collect", type=int, metavar="N", help="first answer N + N held-out SQuAD develop questions")
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}, which the confidence reads")
-    parser.add_argument("--thresholds", type=float, nargs="*", default=[0.35, 0.5],
+    parser.add_argument("--thresholds", type=float, nargs="*", default=[0.3, 0.45],
                         help="show what refusing below each confidence would have given in each report")
     parser.add_argument("--about", default="", help="with --write: what the weights were fitted on, kept in the file")
     args = parser.parse_args(argv)

@@ -164,7 +164,7 @@ def collect(out: Path, limit: int | None, settings: Settings, sources: tuple[str
             gold = q.answerable and any(p.source == q.own for p in passages)
         with chat.engine.context(chat.role) as llama:
             new_tokens = chat.evaluate_prompt(llama, answer_messages(question, passages))
-        states = chat.prompt_state().layers
+        states = chat.prompt_state()
         record = asdict(q) | {
             "gold_retrieved": gold,
             "own_retrieved": any(p.source == q.own for p in passages),

@@ -23,7 +23,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, PrivateAttr
 
 from qa.models import prompt_state
-from qa.models.layer_tap import LayerTap, PromptState
+from qa.models.layer_tap import LayerTap
 from qa.models.model_files import generator_model_path
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class LlamaEngine:
         # With `layers`, each role's last prompt leaves its residual stream there, at its last token, in
         # `prompt_states` (qa.models.layer_tap): read from the answer's own evaluation, at no extra cost.
         self.tap = LayerTap(layers) if layers else None
-        self.prompt_states: dict[str, PromptState] = {}
+        self.prompt_states: dict[str, dict[int, np.ndarray]] = {}
         self._capturing: str | None = None
         self.lock = threading.Lock()
         self._llama: Any = None
@@ -107,19 +107,11 @@ class LlamaEngine:
             if self._capturing is not None:
                 # An empty evaluation is a prompt llama.cpp had whole already: the states it left stand.
                 if len(tokens):
-                    self.prompt_states[self._capturing] = PromptState(self.tap.states(), self._opening())
+                    self.prompt_states[self._capturing] = self.tap.states()
                     self.tap.clear()
                 self._capturing = None
 
         return counted
-
-    def _opening(self) -> np.ndarray:
-        """Log-probabilities of the next token after the evaluation just made (llama.cpp keeps the last row's logits)."""
-        import llama_cpp
-
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self._llama.ctx), shape=(self._llama.n_vocab(),)).astype(np.float64)
-        shifted = logits - logits.max()
-        return (shifted - np.log(np.exp(shifted).sum())).astype(np.float32)
 
     def evaluated(self, role: str) -> int:
         """How many tokens of `role`'s prompt are already evaluated (left by its last call, or loaded from disk)."""
@@ -220,19 +212,10 @@ class LlamaCppChat(BaseChatModel):
                     yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
 
-    def prompt_state(self) -> PromptState | None:
-        """What this role's last prompt left at its last token (None when the engine taps no layer, or before a
-        first prompt)."""
+    def prompt_state(self) -> dict[int, np.ndarray] | None:
+        """The residual stream at the end of this role's last prompt, by the layer it was read at (each layer the
+        engine taps; None when it taps none, or before a first prompt)."""
         return self.engine.prompt_states.get(self.role)
-
-    def opening_probability(self, text: str) -> float | None:
-        """P(the reply to this role's last prompt opens with `text`'s first token), as the model saw it before
-        writing (None without a prompt state)."""
-        state = self.prompt_state()
-        if state is None:
-            return None
-        first = self.engine.llama.tokenize(text.encode(), add_bos=False)[0]
-        return float(np.exp(state.opening[first]))
 
     def yes_probability(self, messages: list[BaseMessage]) -> float:
         """P("yes") against P("no") as the first token of the model's reply to `messages`.

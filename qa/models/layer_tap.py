@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,15 +39,6 @@ class _Tensor(ctypes.Structure):
 
 
 _NAME_OFFSET = _Tensor.name.offset
-
-
-@dataclass(frozen=True)
-class PromptState:
-    """What a prompt left in the model at its last token: the tapped layers' residual stream, by layer, and the
-    log-probabilities of the reply's first token."""
-
-    layers: dict[int, np.ndarray]
-    opening: np.ndarray
 
 
 class LayerTap:
