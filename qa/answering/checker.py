@@ -177,8 +177,8 @@ def _unmet(found: Found) -> float:
 
 
 # The features the confidence weighs (qa.answering.confidence, weights by these names in qa/models/confidence.json),
-# each measured on an answer whose kept sentences cite something (None: not measurable here). Adding or retiring a signal is one entry here
-# and a refit.
+# each measured on an answer whose kept sentences cite something (None: not measurable here). Adding or retiring
+# a signal is one entry here and a refit.
 FEATURES: dict[str, Callable[[Found], float | None]] = {
     "support": _lowest_support,  # the lowest judge support among the answer's sentences
     "asked": _states_what_was_asked,  # the judge's P(yes): the cited passages state the answer to exactly the question

@@ -27,8 +27,8 @@ from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
 
 
 def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """The feature names (those of FEATURES every answer has), a row of features per labelled answer, the labels, and each row's
-    population (the run it came from: its mode, file and part)."""
+    """The feature names (those of FEATURES every answer has), a row of features per labelled answer, the labels,
+    and each row's population (the run it came from: its mode, file and part)."""
     rows, labels, populations = [], [], []
     for path in reports:
         report = json.loads(path.read_text())
