@@ -70,6 +70,24 @@ def test_boolq_is_right_when_the_answer_opens_with_its_label(tmp_path):
     assert not score(cost, _answer(cost, "No, it was cheap [1].", False, passage)).correct  # no label to open with
 
 
+def test_a_boolq_unanswerable_question_is_asked_without_the_passage_that_settles_it(tmp_path):
+    # BoolQ-3L's no-answer question is its yes/no twin over another passage: asked over both, it is answerable.
+    rows = [
+        {"question": "is the old bridge made of stone", "title": "Old Bridge", "answer": True, "passage": "The old bridge is a stone arch."},
+        {"question": "is the old bridge made of stone", "title": "Old Bridge", "answer": "no-answer", "passage": "The old bridge spans the river."},
+        {"question": "is the old bridge open to cars", "title": "Old Bridge", "answer": False, "passage": "Cars may not cross the old bridge."},
+    ]
+    questions = load_benchmark(_jsonl(tmp_path / "dev_full.jsonl", rows))
+    settled, unsettled, cars = questions.questions
+    assert unsettled.answered_in == (settled.source,) and settled.answered_in == () == cars.answered_in
+    corpus, asked = questions.asking([unsettled, cars])
+    assert asked == [unsettled, cars] and set(corpus.documents) == {unsettled.source, cars.source}
+    corpus, asked = questions.asking([settled, unsettled, cars])  # both twins drawn: the unanswerable one wins
+    assert asked == [unsettled, cars] and settled.source not in corpus.documents
+    assert questions.asking([settled, cars])[0].documents == questions.documents  # nothing to leave out
+    assert questions.sample(2) == [cars, unsettled]  # the twin drawn beside it is not asked (nor redrawn: none is left)
+
+
 def test_a_file_of_neither_kind_is_one_clear_line(tmp_path):
     with pytest.raises(QAError, match="neither CLAP NQ nor BoolQ-3L") as e:
         load_benchmark(_jsonl(tmp_path / "other.jsonl", [{"text": "hello"}]))

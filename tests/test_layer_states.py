@@ -115,9 +115,6 @@ def test_no_locked_question_is_collected(tmp_path):
     assert squad and not {q.group.split("/")[0] for q in squad} & set(split["squad2_dev"]["locked"])
     clapnq = layer_states.clapnq_questions(tmp_path / "clapnq")
     assert len(clapnq) == 400 and not {q.id for q in clapnq} & {*split["clapnq"]["locked_answerable"], *split["clapnq"]["locked_unanswerable"]}
-    boolq = layer_states.boolq_questions(tmp_path / "boolq")
-    titles = {(tmp_path / "boolq" / q.own).read_text().splitlines()[0][2:] for q in boolq}
-    assert len(boolq) == layer_states.BOOLQ_SAMPLE and not titles & set(split["boolq3l"]["locked_titles"])
 
 
 def test_a_probe_written_and_read_back_gives_the_same_probabilities(tmp_path):
@@ -146,12 +143,13 @@ def test_the_collection_runs_and_resumes_on_a_small_model(tmp_path, settings):
 def test_the_fit_writes_a_probe_the_pipeline_reads_without_the_calibration_questions(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(11)
     store = Store(tmp_path / "states", width=8)
-    for i, r in enumerate(_records(120, rng)):
+    boolq = [r | {"source": "boolq"} for r in _records(6, rng)]  # a BoolQ-3L record's label is unsure: left out
+    for i, r in enumerate(_records(120, rng) + boolq):
         y = float(r["answerable"])
         store.add(r | {"id": f"q{i}"}, {layer: rng.standard_normal(8) + np.r_[2.0 * y, np.zeros(7)] for layer in LAYERS})
     monkeypatch.setattr(probe, "calibration_ids", lambda: {"q0", "q1"})
     probe.main([str(tmp_path / "states"), "--layers", str(LAYERS[0]), "--l2", "10", "--write", str(tmp_path / "probe.npz")])
-    assert "118 questions (59 answerable)" in capsys.readouterr().out  # the two calibration questions left out
+    assert "118 questions (59 answerable)" in capsys.readouterr().out  # the calibration and BoolQ-3L questions left out
     written = AnswerProbe.read(tmp_path / "probe.npz")
     high, low = np.r_[3.0, np.zeros(7)], np.r_[-1.0, np.zeros(7)]  # beyond the answerable and the unanswerable means
     assert written.read_state({LAYERS[0]: high}) > 0.7 and written.read_state({LAYERS[0]: low}) < 0.3 and written.read_state({LAYERS[0] + 1: high}) is None

@@ -5,7 +5,8 @@
   document per passage; an answerable question counts as answered when it is not refused (its gold answers are
   long free text, which no short answer holds word for word).
 - BoolQ-3L (`dev_full.jsonl`): one document per passage; a question is answered right when the answer opens with
-  its label, "yes" or "no"; "no-answer" questions are unanswerable.
+  its label, "yes" or "no"; "no-answer" questions are unanswerable, and each is the same question as an answerable
+  one over another passage of its article: a corpus asking it leaves that passage out (`SquadSet.asking`).
 
 A part of a file (`develop` or `locked`, by eval/near_miss_split.json and, for the SQuAD training file,
 eval/squad_split.json) keeps that part's questions and makes its
@@ -96,12 +97,19 @@ def _clapnq(path: Path, rows: list[dict] | None = None) -> SquadSet:
 
 def _boolq(rows: list[dict]) -> SquadSet:
     documents: dict[str, str] = {}
+    placed = [_document(r["title"], r["passage"]) for r in rows]
+    settled_in: dict[str, list[str]] = {}  # a question's text → the passages that settle it
+    for r, (source, _, _) in zip(rows, placed):
+        if str(r["answer"]) in ("True", "False"):
+            settled_in.setdefault(r["question"].strip(), []).append(source)
     questions = []
-    for i, r in enumerate(rows):
-        source, text, start = _document(r["title"], r["passage"])
+    for i, (r, (source, text, start)) in enumerate(zip(rows, placed)):
         documents[source] = text
         label = {"True": "yes", "False": "no"}.get(str(r["answer"]))
-        questions.append(SquadQuestion(f"boolq-{i}", r["title"], r["question"].strip(), (label,) if label else (), source, start, len(text) - 1, right_when="yes/no"))
+        question = r["question"].strip()
+        twins = () if label else tuple(s for s in settled_in.get(question, ()) if s != source)
+        questions.append(SquadQuestion(f"boolq-{i}", r["title"], question, (label,) if label else (), source, start, len(text) - 1,
+                                       right_when="yes/no", answered_in=twins))
     return SquadSet(documents, questions)
 
 

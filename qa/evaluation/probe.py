@@ -2,7 +2,7 @@
 what `qa.evaluation.layer_states` collected, measured across articles and with a learning curve.
 
 The label is whether the passages shown answer the question: an answerable question whose gold answer (SQuAD) or
-own passage (CLAP NQ, BoolQ-3L) was retrieved, against an unanswerable one. Answerable questions whose answer was
+own passage (CLAP NQ) was retrieved, against an unanswerable one. Answerable questions whose answer was
 not retrieved are left out of the fit and of the figures: the passages do not answer them either, but whether
 they do is what the label is unsure of. Folds keep an article (SQuAD) or a passage together, so every figure is
 on articles the probe never saw; "within-article AUC" is the mean over SQuAD articles of the AUC among one
@@ -36,8 +36,9 @@ def fitted(layer: int, x: np.ndarray, y: np.ndarray, l2: float) -> AnswerProbe:
 
 
 def usable(records: list[dict]) -> np.ndarray:
-    """Records whose label is sure: unanswerable, or answerable with the answer among the passages."""
-    return np.array([not r["answerable"] or r["gold_retrieved"] for r in records])
+    """Records whose label is sure: unanswerable, or answerable with the answer among the passages. Not BoolQ-3L's
+    (collected over a corpus holding the passage that settles each unanswerable question: qa.evaluation.layer_states)."""
+    return np.array([r["source"] != "boolq" and (not r["answerable"] or r["gold_retrieved"]) for r in records])
 
 
 def group(record: dict) -> str:
@@ -70,7 +71,7 @@ def cross_validated(x: np.ndarray, y: np.ndarray, folds: np.ndarray, l2: float, 
 
 def figures(scores: np.ndarray, y: np.ndarray, records: list[dict]) -> dict:
     by_source = {}
-    for source in ("squad", "clapnq", "boolq"):
+    for source in ("squad", "clapnq"):
         mine = np.array([r["source"] == source for r in records])
         if mine.any():
             by_source[source] = round(auc(scores[mine], y[mine]), 3)

@@ -170,7 +170,7 @@ def run_squad(
     squad = load_benchmark(path)
     if part is not None:
         squad = select_part(squad, part)
-    questions = squad.sample(n, articles, seed, keep)
+    squad, questions = squad.asking(squad.sample(n, articles, seed, keep))
     runs: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="qa-squad2-") as tmp:
         settings = settings.with_(corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index", chroma_url=None)

@@ -35,6 +35,10 @@ class SquadQuestion:
     # How an answer to an answerable question is right: it holds a gold answer ("span"); it is given at all
     # ("answered": CLAP NQ's gold answers are long free text); it opens with the gold "yes" or "no" ("yes/no").
     right_when: str = "span"
+    # Documents besides its own that answer it: BoolQ-3L's unanswerable question is its answerable twin asked over
+    # another passage of the same article. A corpus that asks it leaves them out (`SquadSet.asking`), or the
+    # refusal it is scored on would be wrong.
+    answered_in: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -82,7 +86,23 @@ class SquadSet:
         for answerable in (True, False):
             group = [q for q in pool if q.answerable == answerable]
             picked += rng.sample(group, min(n, len(group)))
-        return picked
+        # An answerable question whose passage a drawn unanswerable one is asked without (`answered_in`) is drawn
+        # again from the rest (none of SQuAD's or CLAP NQ's is).
+        left_out = {source for q in picked for source in q.answered_in}
+        clashing = {q.id for q in picked if q.answerable and q.source in left_out}
+        if not clashing:
+            return picked
+        drawn = {q.id for q in picked}
+        spare = [q for q in pool if q.answerable and q.id not in drawn and q.source not in left_out]
+        redrawn = rng.sample(spare, min(len(clashing), len(spare)))
+        return [q for q in picked if q.answerable and q.id not in clashing] + redrawn + [q for q in picked if not q.answerable]
+
+    def asking(self, questions: list[SquadQuestion]) -> tuple[SquadSet, list[SquadQuestion]]:
+        """The corpus to ask `questions` over — every document but those answering one of them elsewhere
+        (`answered_in`) — and the questions it can ask: not an answerable one whose own document it leaves out."""
+        left_out = {source for q in questions for source in q.answered_in}
+        kept = [q for q in questions if not (q.answerable and q.source in left_out)]
+        return SquadSet({k: v for k, v in self.documents.items() if k not in left_out}, self.questions), kept
 
 
 def load_squad(path: Path) -> SquadSet:
