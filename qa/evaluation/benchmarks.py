@@ -108,8 +108,10 @@ def _boolq(rows: list[dict]) -> SquadSet:
         label = {"True": "yes", "False": "no"}.get(str(r["answer"]))
         question = r["question"].strip()
         twins = () if label else tuple(s for s in settled_in.get(question, ()) if s != source)
-        questions.append(SquadQuestion(f"boolq-{i}", r["title"], question, (label,) if label else (), source, start, len(text) - 1,
-                                       right_when="yes/no", answered_in=twins))
+        questions.append(SquadQuestion(
+            f"boolq-{i}", r["title"], question, (label,) if label else (), source, start, len(text) - 1,
+            right_when="yes/no", answered_in=twins,
+        ))
     return SquadSet(documents, questions)
 
 

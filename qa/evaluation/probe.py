@@ -37,7 +37,7 @@ def fitted(layer: int, x: np.ndarray, y: np.ndarray, l2: float) -> AnswerProbe:
 
 def usable(records: list[dict]) -> np.ndarray:
     """Records whose label is sure: unanswerable, or answerable with the answer among the passages. Not BoolQ-3L's
-    (collected over a corpus holding the passage that settles each unanswerable question: qa.evaluation.layer_states)."""
+    (collected over a corpus holding the passage that settles each unanswerable one: qa.evaluation.layer_states)."""
     return np.array([r["source"] != "boolq" and (not r["answerable"] or r["gold_retrieved"]) for r in records])
 
 

@@ -95,7 +95,8 @@ class SquadSet:
         drawn = {q.id for q in picked}
         spare = [q for q in pool if q.answerable and q.id not in drawn and q.source not in left_out]
         redrawn = rng.sample(spare, min(len(clashing), len(spare)))
-        return [q for q in picked if q.answerable and q.id not in clashing] + redrawn + [q for q in picked if not q.answerable]
+        kept = [q for q in picked if q.id not in clashing]
+        return [q for q in kept if q.answerable] + redrawn + [q for q in kept if not q.answerable]
 
     def asking(self, questions: list[SquadQuestion]) -> tuple[SquadSet, list[SquadQuestion]]:
         """The corpus to ask `questions` over — every document but those answering one of them elsewhere
