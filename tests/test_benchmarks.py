@@ -72,11 +72,11 @@ def test_boolq_is_right_when_the_answer_opens_with_its_label(tmp_path):
 
 def test_a_boolq_unanswerable_question_is_asked_without_the_passage_that_settles_it(tmp_path):
     # BoolQ-3L's no-answer question is its yes/no twin over another passage: asked over both, it is answerable.
-    stone, cars = "is the old bridge made of stone", "is the old bridge open to cars"
+    of_stone, for_cars = "is the old bridge made of stone", "is the old bridge open to cars"
     rows = [
-        {"question": stone, "title": "Old Bridge", "answer": True, "passage": "The old bridge is a stone arch."},
-        {"question": stone, "title": "Old Bridge", "answer": "no-answer", "passage": "The old bridge spans the river."},
-        {"question": cars, "title": "Old Bridge", "answer": False, "passage": "Cars may not cross the old bridge."},
+        {"question": of_stone, "title": "Old Bridge", "answer": True, "passage": "The old bridge is a stone arch."},
+        {"question": of_stone, "title": "Old Bridge", "answer": "no-answer", "passage": "The old bridge spans the river."},
+        {"question": for_cars, "title": "Old Bridge", "answer": False, "passage": "Cars may not cross the old bridge."},
     ]
     questions = load_benchmark(_jsonl(tmp_path / "dev_full.jsonl", rows))
     settled, unsettled, cars = questions.questions
