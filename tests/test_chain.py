@@ -195,3 +195,27 @@ def test_the_answer_probe_reads_the_state_the_answer_prompt_left_and_the_confide
     assert rated[1.0] > rated[-1.0]  # the shipped fit weighs the probe: a state that says "unanswerable" lowers it
     plain = Pipeline(settings, embeddings, says(draft), judge=ScriptedJudge(yes(1.0), yes(0.5)), probe=probe).ask(question)
     assert "probe" not in plain.signals.features and plain.confidence is not None  # no state read: the fit without it
+
+
+def test_an_eval_keeps_the_state_each_answers_probe_read_so_a_later_probe_reads_the_same_drafts(settings, embeddings):
+    from qa.evaluation.answer_states import StateKeeper, decoded
+    from qa.evaluation.calibrate import signals_of
+
+    probe = AnswerProbe(20, np.zeros(2), np.ones(2), np.array([0.0, 3.0, 0.0]))
+    chat = StatefulChat(reply=lambda _m: "The core partnership will continue until 2030 [1].", state=[0.5, 5.0])
+    judge = ScriptedJudge(yes(1.0), yes(0.5))
+    p = Pipeline(settings, embeddings, chat, judge=judge, answerability=lambda q, t: [0.5] * len(t), probe=probe)
+    keeper = StateKeeper(p)
+    answer = keeper.ask("Until when will the core partnership continue?")
+    kept = keeper.kept[-1]
+    assert probe.read_state(decoded(kept)) == pytest.approx(answer.signals["probe"], abs=1e-3)  # float16 kept
+    later = AnswerProbe(20, np.zeros(2), np.ones(2), np.array([0.0, 0.0, -2.0]))  # reads the second number
+    result = {"signals": answer.signals.to_dict(), "answer_state": kept}
+    assert signals_of(result, later)["probe"] == pytest.approx(1 / (1 + np.exp(10.0)), rel=1e-2)
+    assert signals_of(result, None)["probe"] == answer.signals["probe"]  # without a probe, as the run read it
+    assert "probe" not in signals_of({"signals": answer.signals.to_dict()}, later).features  # no state kept: no reading
+    chat.state = [-0.5, 5.0]  # the generator's state moved on without an answer to go with it
+    with pytest.raises(RuntimeError, match="not the one"):
+        keeper._state_of(answer)
+    keeper.ask("What is the capital of Mars?")  # nothing retrieved is relevant: refused, no feature, nothing kept
+    assert keeper.kept[-1] is None

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
@@ -149,10 +150,8 @@ class Pipeline:
         return self.checker.threshold
 
     def ensure_index(self) -> None:
-        """Build the index from the corpus directory when it is empty; with nothing to index, say what to do.
-
-        An empty index would refuse every question, which hides the real cause from a new user.
-        """
+        """Build the index from the corpus directory when it is empty (an empty index would refuse every question,
+        which hides the real cause from a new user); with nothing to index, say what to do."""
         if self.index.count() > 0:  # every answer passes here: one count, nothing else
             return
         corpus = self.settings.corpus_dir
@@ -220,7 +219,7 @@ class Pipeline:
             if not mode.judges or is_refusal(draft):
                 sentences = [Sentence(s, tuple(cited_numbers(s))) for s in split_sentences(draft)]
                 return _answered(question, passages, draft, unchecked(sentences, mode), clock)
-            checked = self.checker.check(question, split_sentences(draft), passages, mode, _state_features(self.chat_model, self.probe))
+            checked = self.checker.check(question, split_sentences(draft), passages, mode, _probed(self.answer_state()))
             clock.lap("verify")
         return _answered(question, passages, " ".join(s.text for s in checked.kept), checked, clock)
 
@@ -250,6 +249,11 @@ class Pipeline:
         clock.lap("retrieve")
         return _answered(question, quoted.passages, quoted.text if quoted.checked.kept else REFUSAL, quoted.checked, clock)
 
+    def answer_state(self) -> tuple[AnswerProbe, dict[int, np.ndarray]] | None:
+        """The last answer prompt's state in the generator, by layer, and the probe reading it (None: none kept)."""
+        state = getattr(self.chat_model, "prompt_state", lambda: None)()
+        return None if state is None else (self.probe or shipped_probe(), state)
+
     @contextmanager
     def _backend_errors(self) -> Iterator[None]:
         """Any failure of the generator becomes one BackendError that names the endpoint."""
@@ -270,12 +274,10 @@ def _token_counter(chat_model: BaseChatModel) -> Callable[[], int] | None:
     return lambda: chat_model.evaluated_tokens
 
 
-def _state_features(chat_model: BaseChatModel, probe: AnswerProbe | None) -> dict[str, float]:
-    """What the state the answer prompt left in the generator says, when the chat model keeps it (the local model
-    does; a remote one cannot): the answer probe's P(the passages answer the question) (`probe` None: the shipped one)."""
-    state = chat_model.prompt_state() if hasattr(type(chat_model), "prompt_state") else None
-    read = (probe or shipped_probe()).read_state(state) if state is not None else None
-    return {} if read is None else {"probe": read}
+def _probed(found: tuple[AnswerProbe, dict[int, np.ndarray]] | None) -> dict[str, float]:
+    """What the answer prompt's state says (Pipeline.answer_state): the answer probe's P(the passages answer)."""
+    value = found[0].read_state(found[1]) if found else None
+    return {} if value is None else {"probe": value}
 
 
 def _answered(question: str, passages: list[Passage], text: str, checked: Checked, clock: Clock) -> Answer:

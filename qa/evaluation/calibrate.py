@@ -21,14 +21,19 @@ import numpy as np
 from qa.answering.checker import FEATURES, STATE_FEATURES
 from qa.answering.confidence import WEIGHTS_FILE, confidence, fits_of
 from qa.domain import Signals
+from qa.models.answer_probe import AnswerProbe
+from qa.evaluation.answer_states import decoded
 from qa.evaluation.confidence_metrics import auc, calibration, coverage_curve
 from qa.evaluation.data import SHOULD_REFUSE
 from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
 
 
-def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+def labelled(
+    reports: list[Path], probe: AnswerProbe | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
     """The feature names (those of FEATURES every answer has), a row of features per labelled answer, the labels,
-    and each row's population (the run it came from: its mode, file and part)."""
+    and each row's population (the run it came from: its mode, file and part). With `probe`, each answer's probe
+    feature is read again by it (`signals_of`)."""
     rows, labels, populations = [], [], []
     for path in reports:
         report = json.loads(path.read_text())
@@ -36,11 +41,24 @@ def labelled(reports: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray, li
         population = " ".join(str(run[k]) for k in ("mode", "file", "part") if run.get(k)) or path.name
         for r in report["results"]:
             if r.get("signals"):
-                rows.append(Signals(dict(r["signals"])).features)
+                rows.append(signals_of(r, probe).features)
                 labels.append(float(r["draft_correct"]))
                 populations.append(population)
     names = [n for n in FEATURES if rows and all(n in row for row in rows)]  # a feature since retired is not fitted
     return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels), populations
+
+
+def signals_of(result: dict, probe: AnswerProbe | None) -> Signals:
+    """A reported answer's signals; with `probe`, its probe feature read again by that probe from the answer prompt's
+    state the run kept (qa.evaluation.answer_states), and left out where none was kept."""
+    features = dict(result["signals"])
+    if probe is not None:
+        features.pop("probe", None)
+        state = result.get("answer_state")
+        read = probe.read_state(decoded(state)) if state else None
+        if read is not None:
+            features["probe"] = read
+    return Signals(features)
 
 
 @dataclass
@@ -62,9 +80,12 @@ def by_population(p: np.ndarray, y: np.ndarray, populations: list[str]) -> dict:
     return out
 
 
-def at_threshold(reports: list[Path], rate: Callable[[Signals], float], threshold: float) -> dict:
+def at_threshold(
+    reports: list[Path], rate: Callable[[Signals], float], threshold: float, probe: AnswerProbe | None = None
+) -> dict:
     """Each report's answerable questions answered right and questions to refuse refused, had its drafts been rated
-    by `rate` and refused below `threshold` (the reports kept every draft: QA_MIN_CONFIDENCE=0). Prompt
+    by `rate` (their probe feature read by `probe`, if given) and refused below `threshold` (the reports kept every
+    draft: QA_MIN_CONFIDENCE=0). Prompt
     injections are left out (their right reply is no fact to refuse or give)."""
     out = {}
     for path in reports:
@@ -74,7 +95,7 @@ def at_threshold(reports: list[Path], rate: Callable[[Signals], float], threshol
             if r.get("type") == "injection":
                 continue
             answerable = r["answerable"] if "answerable" in r else r["type"] not in SHOULD_REFUSE
-            refused = r["refused"] or (bool(r.get("signals")) and rate(Signals(dict(r["signals"]))) < threshold)
+            refused = r["refused"] or (bool(r.get("signals")) and rate(signals_of(r, probe)) < threshold)
             right[answerable].append(not refused and r["draft_correct"] if answerable else refused)
         out[path.name] = {"answered right": _share(right[True]), "refused": _share(right[False])}
     return out
@@ -141,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help=f"write the weights to {WEIGHTS_FILE.name}, which the confidence reads")
     parser.add_argument("--thresholds", type=float, nargs="*", default=[0.3, 0.45],
                         help="show what refusing below each confidence would have given in each report")
+    parser.add_argument("--probe", type=Path, help="read each answer's probe feature again with this probe (.npz), "
+                        "from the state its run kept: a probe fitted after the runs, weighed without answering again")
     parser.add_argument("--about", default="", help="with --write: what the weights were fitted on, kept in the file")
     args = parser.parse_args(argv)
     reports = list(args.reports)
@@ -149,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"collected: {reports[-1]}")
     if not reports:
         parser.error("give reports to fit on, or --collect N")
-    names, x, y, populations = labelled(reports)
+    probe = AnswerProbe.read(args.probe) if args.probe else None
+    names, x, y, populations = labelled(reports, probe)
     print(f"{len(y)} answers, {int(y.sum())} right")
     for i, name in enumerate(names):
         print(f"  AUC of {name} alone: {auc(x[:, i] * (-1 if name == 'unmet' else 1), y):.3f}")
@@ -168,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(fitted, indent=1))
     rated = fits_of(fitted)
     for threshold in args.thresholds:
-        print(f"refusing below {threshold:g}:", json.dumps(at_threshold(reports, lambda s: confidence(s, rated), threshold)))
+        shown = at_threshold(reports, lambda s: confidence(s, rated), threshold, probe)
+        print(f"refusing below {threshold:g}:", json.dumps(shown))
     if args.write:
         WEIGHTS_FILE.write_text(json.dumps(fitted, indent=1) + "\n")
         print(f"wrote {WEIGHTS_FILE}")

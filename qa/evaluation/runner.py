@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from qa.api import pipeline
+from qa.evaluation.answer_states import StateKeeper
 from qa.evaluation.baseline import NaivePipeline
 from qa.evaluation.confidence_metrics import calibration, confidence_auc, coverage_curve, right_confidence_p50
 from qa.evaluation.data import HALUEVAL, load_halueval, load_judge_pairs, load_questions
@@ -82,8 +83,9 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
         "run": _run_info(settings, top_k=settings.top_k, verify=settings.verify, questions=len(questions), halueval_sample=halu_note),
         "thresholds": thresholds,
     }
+    keeper = StateKeeper(p)
     with _bar(console) as bar:
-        results = _scored(bar, "questions", p.ask, questions, p.judge, documents)
+        results = _scored(bar, "questions", keeper.ask, questions, p.judge, documents)
         summary = summarize(results, questions)
         if naive:
             naive_results = _scored(bar, "naive baseline", naive.ask, questions, p.judge, documents)
@@ -100,13 +102,18 @@ def run(settings: Settings, options: EvalOptions, console: Console | None = None
     report["calibration"], report["coverage"] = calibration(results), coverage_curve(results)
     summary.update(ece=report["calibration"]["ece"], confidence_auc=confidence_auc(results), right_confidence_p50=right_confidence_p50(results))
     report["summary"] = summary
-    report["results"] = [r.to_dict() for r in results]
+    report["results"] = _with_states([r.to_dict() for r in results], keeper)
     report["failed_thresholds"] = [
         name
         for name, rule in thresholds.items()
         if name in summary and (summary[name] < rule["value"] if rule["op"] == ">=" else summary[name] > rule["value"])
     ]
     return report
+
+
+def _with_states(results: list[dict], keeper: StateKeeper) -> list[dict]:
+    """Each result with the answer prompt's state its probe feature was read from, when it was."""
+    return [r | ({"answer_state": state} if state else {}) for r, state in zip(results, keeper.kept)]
 
 
 def _selected(questions: list, options: EvalOptions) -> list:
@@ -177,7 +184,9 @@ def run_squad(
         write_corpus(squad, settings.corpus_dir)
         p = pipeline(settings)
         ingest(p.index, [settings.corpus_dir])
-        asks = {"ours": p.ask, **({"naive": NaivePipeline(settings, p.index.embeddings, p.chat_model).ask} if compare_naive else {})}
+        keeper = StateKeeper(p)
+        naive = NaivePipeline(settings, p.index.embeddings, p.chat_model)
+        asks = {"ours": keeper.ask, **({"naive": naive.ask} if compare_naive else {})}
         started = time.perf_counter()
         with _bar(console) as bar:
             for name, ask in asks.items():
@@ -197,7 +206,7 @@ def run_squad(
         "summary": squad_summary(ours),
         "calibration": calibration(ours),
         "coverage": coverage_curve(ours),
-        "results": [asdict(r) for r in ours],
+        "results": _with_states([asdict(r) for r in ours], keeper),
         "failed_thresholds": [],
     }
     if "naive" in runs:
