@@ -3,6 +3,7 @@ an answer without the generator's state is rated by the fit without the features
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -77,11 +78,11 @@ def test_what_a_threshold_would_have_given_is_read_from_drafts_kept_whole(tmp_pa
         return {"answerable": answerable, "refused": refused, "draft_correct": draft_correct,
                 "signals": None if asked is None else {"asked": asked}}
 
-    squad = tmp_path / "squad.json"
-    squad.write_text(json.dumps({"results": [
+    squad = tmp_path / "squad.json.gz"  # a kept run, gzipped
+    squad.write_bytes(gzip.compress(json.dumps({"results": [
         result(True, False, True, 0.9), result(True, False, True, 0.2),  # right, and right but rated low
         result(False, False, False, 0.1), result(False, True, False, None),  # a near miss rated low; a refusal
-    ]}))
+    ]}).encode()))
     article = tmp_path / "article.json"
     article.write_text(json.dumps({"results": [
         {"type": "single_fact", "refused": False, "draft_correct": True, "signals": {"asked": 0.8}},
@@ -89,5 +90,5 @@ def test_what_a_threshold_would_have_given_is_read_from_drafts_kept_whole(tmp_pa
         {"type": "injection", "refused": False, "draft_correct": False, "signals": {"asked": 0.0}},
     ]}))
     shown = at_threshold([squad, article], lambda s: s["asked"], 0.5)
-    assert shown == {"squad.json": {"answered right": "1/2", "refused": "2/2"}, "article.json": {"answered right": "1/1", "refused": "0/1"}}
-    assert at_threshold([squad], lambda s: s["asked"], 0.0)["squad.json"] == {"answered right": "2/2", "refused": "1/2"}
+    assert shown == {"squad.json.gz": {"answered right": "1/2", "refused": "2/2"}, "article.json": {"answered right": "1/1", "refused": "0/1"}}
+    assert at_threshold([squad], lambda s: s["asked"], 0.0)["squad.json.gz"] == {"answered right": "2/2", "refused": "1/2"}

@@ -11,6 +11,7 @@ pooled risk–coverage curve; `--write` puts the weights in qa/models/confidence
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ def labelled(
     feature is read again by it (`signals_of`)."""
     rows, labels, populations = [], [], []
     for path in reports:
-        report = json.loads(path.read_text())
+        report = read_report(path)
         run = report["run"]
         population = " ".join(str(run[k]) for k in ("mode", "file", "part") if run.get(k)) or path.name
         for r in report["results"]:
@@ -46,6 +47,12 @@ def labelled(
                 populations.append(population)
     names = [n for n in FEATURES if rows and all(n in row for row in rows)]  # a feature since retired is not fitted
     return names, np.array([[row[n] for n in names] for row in rows], dtype=float), np.array(labels), populations
+
+
+def read_report(path: Path) -> dict:
+    """A run's report, as `qa eval` wrote it or gzipped (the runs the shipped confidence was fitted on are kept in
+    eval/calibration/ that way)."""
+    return json.loads(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_text())
 
 
 def signals_of(result: dict, probe: AnswerProbe | None) -> Signals:
@@ -89,7 +96,7 @@ def at_threshold(
     injections are left out (their right reply is no fact to refuse or give)."""
     out = {}
     for path in reports:
-        report = json.loads(path.read_text())
+        report = read_report(path)
         right = {True: [], False: []}  # by "the question should be answered"
         for r in report["results"]:
             if r.get("type") == "injection":
