@@ -219,3 +219,20 @@ def test_an_eval_keeps_the_state_each_answers_probe_read_so_a_later_probe_reads_
         keeper._state_of(answer)
     keeper.ask("What is the capital of Mars?")  # nothing retrieved is relevant: refused, no feature, nothing kept
     assert keeper.kept[-1] is None
+
+
+@pytest.mark.parametrize(("settles", "stands"), [(0.95, True), (0.1, False)])
+def test_a_yes_no_answer_stands_on_a_passage_that_settles_the_question_not_on_its_restatement(
+    settings, embeddings, settles, stands
+):
+    # The judge finds the restatement ("OpenAI can ...") unstated; whether the passage settles the question decides.
+    draft = "Yes, OpenAI can seek cloud capacity from other providers [1]."
+    judge = ScriptedJudge(states=yes(0.2), asked=yes(settles))
+    question = "Can OpenAI get cloud capacity from providers other than Microsoft?"
+    answer = Pipeline(settings, embeddings, says(draft), judge=judge).ask(question)
+    assert answer.refused is not stands
+    if stands:
+        assert answer.text.startswith("Yes,") and answer.sentences[0].support == pytest.approx(settles)
+    plain = says("OpenAI can seek cloud capacity elsewhere [1].")
+    not_yes_no = Pipeline(settings, embeddings, plain, judge=ScriptedJudge(yes(0.2), yes(0.95)))
+    assert not_yes_no.ask("Where can OpenAI get cloud capacity?").refused  # not a yes/no answer: the sentence alone

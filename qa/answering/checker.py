@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from qa.answering.asked import gives_what_was_asked, unmet_constraints, what_is_asked
+from qa.answering.asked import ASKS_YES_NO, gives_what_was_asked, unmet_constraints, what_is_asked
 from qa.answering.citations import best_matching_passage, cited_numbers, recite
 from qa.answering.confidence import confidence
-from qa.answering.judge import Judge
+from qa.answering.judge import Judge, opens_with_answer_word
 from qa.domain import Passage, Sentence, Signals
 from qa.settings import Verify
 from qa.text import ASKS_WHY
@@ -93,9 +93,11 @@ class Checker:
         """Judge every sentence; when `mode` drops, keep the supported ones, or none when the answer does not stand.
         `state`: the STATE_FEATURES read from the generator's state at the end of the answer prompt, when it was read."""
         passages = self.assess(question, passages)
-        checked = [self.sentence(s, passages) for s in sentences]
-        kept = [s for s in checked if not mode.drops or s.support >= self.threshold]
         asked = what_is_asked(question)
+        checked = [self.sentence(s, passages) for s in sentences]
+        if checked and ASKS_YES_NO.match(asked):
+            checked[0] = self._settled(asked, checked[0], passages)
+        kept = [s for s in checked if not mode.drops or s.support >= self.threshold]
         # Nothing supported is refused whatever else holds: its confidence is 0, with no more model calls.
         signals = self._signals(asked, kept, passages, state or {}) if kept else None
         score = confidence(signals) if signals else 0.0
@@ -132,6 +134,16 @@ class Checker:
             if together > checked.support:
                 checked = Sentence(recite(sentence, *joined), tuple(joined), together)
         return checked
+
+    def _settled(self, question: str, sentence: Sentence, passages: list[Passage]) -> Sentence:
+        """A yes/no question's "Yes, …" or "No, …" stands on cited passages that settle the question (the judge's
+        `answers_question`): the generator wraps its answer word in the question restated, which a passage settling
+        it need not state ("Yes, you can send out mail without a return address" over a passage on how such mail
+        is handled). Which answer word is right stays the generator's call."""
+        if sentence.support >= self.threshold or not sentence.cited or not opens_with_answer_word(sentence.text):
+            return sentence
+        settles = self.judge.answers_question(question, [passages[n - 1].text for n in sentence.cited])
+        return replace(sentence, support=max(sentence.support, settles))
 
     def _stands(self, asked: str, kept: list[Sentence], passages: list[Passage], signals: Signals | None, score: float) -> bool:
         return (

@@ -65,6 +65,11 @@ def _shown(evidence: str) -> str:
 _ANSWER_WORD = re.compile(r"^(?:yes|no)\b[\s,.;:!\-–—]+(?=\w)", re.I)
 
 
+def opens_with_answer_word(sentence: str) -> bool:
+    """Whether a sentence opens "Yes, …" or "No, …": a yes/no answer wrapped in its question restated."""
+    return bool(_ANSWER_WORD.match(sentence.strip()))
+
+
 def _stated(claim: str) -> str:
     rest = _ANSWER_WORD.sub("", claim)
     return rest[0].upper() + rest[1:] if rest != claim else claim
