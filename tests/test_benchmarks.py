@@ -75,7 +75,7 @@ def test_a_boolq_unanswerable_question_is_asked_without_the_passage_that_settles
     of_stone, for_cars = "is the old bridge made of stone", "is the old bridge open to cars"
     rows = [
         {"question": of_stone, "title": "Old Bridge", "answer": True, "passage": "The old bridge is a stone arch."},
-        {"question": of_stone, "title": "Old Bridge", "answer": "no-answer", "passage": "The old bridge spans the river."},
+        {"question": of_stone, "title": "Old Bridge", "answer": "no-answer", "passage": "It spans the river."},
         {"question": for_cars, "title": "Old Bridge", "answer": False, "passage": "Cars may not cross the old bridge."},
     ]
     questions = load_benchmark(_jsonl(tmp_path / "dev_full.jsonl", rows))

@@ -90,5 +90,9 @@ def test_what_a_threshold_would_have_given_is_read_from_drafts_kept_whole(tmp_pa
         {"type": "injection", "refused": False, "draft_correct": False, "signals": {"asked": 0.0}},
     ]}))
     shown = at_threshold([squad, article], lambda s: s["asked"], 0.5)
-    assert shown == {"squad.json.gz": {"answered right": "1/2", "refused": "2/2"}, "article.json": {"answered right": "1/1", "refused": "0/1"}}
-    assert at_threshold([squad], lambda s: s["asked"], 0.0)["squad.json.gz"] == {"answered right": "2/2", "refused": "1/2"}
+    assert shown == {
+        "squad.json.gz": {"answered right": "1/2", "refused": "2/2"},
+        "article.json": {"answered right": "1/1", "refused": "0/1"},
+    }
+    everything = at_threshold([squad], lambda s: s["asked"], 0.0)["squad.json.gz"]
+    assert everything == {"answered right": "2/2", "refused": "1/2"}

@@ -37,7 +37,7 @@ class StateKeeper:
         probe, state = found
         again = probe.read_state(state)
         if again is None or not math.isclose(again, read, abs_tol=1e-6):
-            raise RuntimeError("the generator's last answer prompt is not the one this answer's probe feature was read from")
+            raise RuntimeError("the generator's last answer prompt is not the one this answer's probe feature read")
         return encoded(probe.layer, state[probe.layer])
 
 
