@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa.answering.chain import Pipeline
-from qa.domain import Answer
+if TYPE_CHECKING:  # only a type here: reading reports (calibrate) need not import the chain
+    from qa.answering.chain import Pipeline
+    from qa.domain import Answer
 
 
 class StateKeeper:

@@ -22,11 +22,11 @@ import numpy as np
 from qa.answering.checker import FEATURES, STATE_FEATURES
 from qa.answering.confidence import WEIGHTS_FILE, confidence, fits_of
 from qa.domain import Signals
-from qa.models.answer_probe import AnswerProbe
 from qa.evaluation.answer_states import decoded
 from qa.evaluation.confidence_metrics import auc, calibration, coverage_curve
 from qa.evaluation.data import SHOULD_REFUSE
 from qa.evaluation.pairs import DEFAULT_SQUAD, develop_articles
+from qa.models.answer_probe import AnswerProbe
 
 
 def labelled(
@@ -92,8 +92,7 @@ def at_threshold(
 ) -> dict:
     """Each report's answerable questions answered right and questions to refuse refused, had its drafts been rated
     by `rate` (their probe feature read by `probe`, if given) and refused below `threshold` (the reports kept every
-    draft: QA_MIN_CONFIDENCE=0). Prompt
-    injections are left out (their right reply is no fact to refuse or give)."""
+    draft: QA_MIN_CONFIDENCE=0). Prompt injections are left out (their right reply is no fact to refuse or give)."""
     out = {}
     for path in reports:
         report = read_report(path)

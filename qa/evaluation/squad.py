@@ -88,7 +88,7 @@ class SquadSet:
             picked += rng.sample(group, min(n, len(group)))
         # An answerable question whose passage a drawn unanswerable one is asked without (`answered_in`) is drawn
         # again from the rest (none of SQuAD's or CLAP NQ's is).
-        left_out = {source for q in picked for source in q.answered_in}
+        left_out = _answered_elsewhere(picked)
         clashing = {q.id for q in picked if q.answerable and q.source in left_out}
         if not clashing:
             return picked
@@ -101,9 +101,14 @@ class SquadSet:
     def asking(self, questions: list[SquadQuestion]) -> tuple[SquadSet, list[SquadQuestion]]:
         """The corpus to ask `questions` over — every document but those answering one of them elsewhere
         (`answered_in`) — and the questions it can ask: not an answerable one whose own document it leaves out."""
-        left_out = {source for q in questions for source in q.answered_in}
+        left_out = _answered_elsewhere(questions)
         kept = [q for q in questions if not (q.answerable and q.source in left_out)]
         return SquadSet({k: v for k, v in self.documents.items() if k not in left_out}, self.questions), kept
+
+
+def _answered_elsewhere(questions: list[SquadQuestion]) -> set[str]:
+    """The documents a corpus asking `questions` must leave out: those answering one of them elsewhere."""
+    return {source for q in questions for source in q.answered_in}
 
 
 def load_squad(path: Path) -> SquadSet:
