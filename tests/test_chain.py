@@ -236,3 +236,16 @@ def test_a_yes_no_answer_stands_on_a_passage_that_settles_the_question_not_on_it
     plain = says("OpenAI can seek cloud capacity elsewhere [1].")
     not_yes_no = Pipeline(settings, embeddings, plain, judge=ScriptedJudge(yes(0.2), yes(0.95)))
     assert not_yes_no.ask("Where can OpenAI get cloud capacity?").refused  # not a yes/no answer: the sentence alone
+
+
+@pytest.mark.parametrize(("premise_stated", "stands"), [(0.9, True), (0.1, False)])
+def test_a_why_answer_stands_only_if_the_passages_state_the_premise_it_restates(
+    settings, embeddings, premise_stated, stands
+):
+    # The reason is stated; the premise the answer restates before "because" decides ("still" is no longer so).
+    draft = "Microsoft is still OpenAI's exclusive data center provider because the API runs only on Azure [1]."
+    judge = ScriptedJudge(states=lambda claim, evidence: premise_stated if "because" not in claim else 0.9)
+    question = "Why is Microsoft still OpenAI's exclusive data center provider?"
+    answer = Pipeline(settings, embeddings, says(draft), judge=judge).ask(question)
+    assert answer.refused is not stands
+    assert "Microsoft is still OpenAI's exclusive data center provider." in [claim for claim, _ in judge.claims]

@@ -96,3 +96,13 @@ def test_what_a_threshold_would_have_given_is_read_from_drafts_kept_whole(tmp_pa
     }
     everything = at_threshold([squad], lambda s: s["asked"], 0.0)["squad.json.gz"]
     assert everything == {"answered right": "2/2", "refused": "1/2"}
+
+
+def test_the_auc_within_groups_is_the_mean_over_groups_holding_both_labels():
+    from qa.evaluation.confidence_metrics import grouped_auc
+
+    scores = [0.9, 0.1, 0.2, 0.8, 0.5, 0.7]
+    labels = [1, 0, 1, 0, 1, 1]
+    groups = ["a", "a", "b", "b", "c", None]  # "c" holds one label, None is in no group
+    assert grouped_auc(scores, labels, groups) == pytest.approx((1.0 + 0.0) / 2)
+    assert math.isnan(grouped_auc(scores, [1] * 6, ["c"] * 6))  # no group holds both

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answering.asked import gives_what_was_asked
+from qa.answering.asked import gives_what_was_asked, premise_restated
 from qa.answering.facts import missing_facts
 from qa.answering.judge import copied
 
@@ -88,3 +88,26 @@ def test_a_yes_or_no_answer_is_judged_on_what_it_states():
     assert judge.score("Yes. The company said it might stay [3].", [PASSAGE]) == 0.9
     assert [claim for claim, _ in judge.claims] == ["The company said it might stay."]
     assert judge.score("Nobody renewed it [3].", [PASSAGE]) == 0.1  # "No" only as a word of its own
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "premise"),
+    [
+        (
+            "Why is Microsoft still OpenAI's exclusive data center provider?",
+            "Microsoft is still OpenAI's exclusive data center provider because the API runs only on Azure [2].",
+            "Microsoft is still OpenAI's exclusive data center provider.",
+        ),
+        (
+            "Why did OpenAI delay product launches?",
+            "OpenAI delayed product launches, due to insufficient computing power [2].",
+            "OpenAI delayed product launches.",
+        ),
+        ("Why did OpenAI delay product launches?", "Because of insufficient computing power [2].", None),  # no restatement
+        ("Why did OpenAI delay product launches?", "It lacked computing power [2].", None),  # no turn to a reason
+        ("Why is the deal changing?", "A shortage of resources at the company is the cause, because launches slipped [3].", None),
+        ("Who leads the company?", "Sam Altman leads the company because the board chose him [1].", None),  # not "why"
+    ],
+)
+def test_a_why_answer_restating_the_questions_premise_gives_the_premise_apart(question, answer, premise):
+    assert premise_restated(question, answer) == premise

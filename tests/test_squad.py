@@ -115,6 +115,8 @@ def test_scores_summary_calibration_and_coverage(tiny):
     assert curve[0.0]["coverage"] == 1.0 and curve[0.7]["coverage"] == pytest.approx(1 / 3) and curve[0.7]["accuracy"] == 1.0
     assert curve[0.0]["risk"] == pytest.approx(2 / 3) and curve[0.7]["risk"] == 0.0 and curve[1.0]["risk"] == 0.0
     assert summary["confidence_auc"] == 1.0 and summary["right_confidence_p50"] == 0.9  # the right answer outranks both wrong ones
+    # Within the article, both answerable questions (0.9, 0.6) outrank the near miss (0.2).
+    assert summary["answerable_auc_within_article"] == 1.0
     report = {"run": {"timestamp": "t", "mode": "squad2"}, "summary": summary, "calibration": calibration(results),
               "coverage": coverage_curve(results), "results": [r.__dict__ for r in results]}
     page = render(report)

@@ -46,6 +46,29 @@ GIVES_REASON = re.compile(
 )
 
 
+# Where a "why" answer turns from what it explains to the reason: "Microsoft is still the provider because …".
+_TURNS_TO_REASON = re.compile(r",?\s+(?:because|due to|owing to|thanks to|as a result of)\b", re.I)
+
+
+def premise_restated(question: str, answer: str) -> str | None:
+    """What a "why" answer says it explains, when it restates the question's premise before the reason ("Why is
+    Microsoft still the exclusive provider? -- Microsoft is still the exclusive provider because …" gives
+    "Microsoft is still the exclusive provider"); None when it does not (no reason word, or an opening "Because").
+
+    A restatement is most of its words the question's own: a premise the passages contradict is then said in the
+    answer's own sentence, where the judge can read it apart from the reason that may well be stated.
+    """
+    text = MARKER.sub("", answer).strip()
+    turn = _TURNS_TO_REASON.search(text)
+    if not ASKS_WHY.search(question) or turn is None:
+        return None
+    premise = text[: turn.start()].strip()
+    said, asked = set(terms(premise)), set(terms(question))
+    if len(said) < 3 or len(said & asked) * 2 < len(said):
+        return None
+    return premise + "."
+
+
 # A clock time ("8 am", "10:30", "6 o'clock") or a day of the month ("the 5th").
 _CLOCK_OR_DAY = re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock)(?!\w)|\b\d{1,2}:\d{2}\b|\b\d{1,2}(?:st|nd|rd|th)\b", re.I)
 

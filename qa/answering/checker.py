@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from qa.answering.asked import ASKS_YES_NO, gives_what_was_asked, unmet_constraints, what_is_asked
+from qa.answering.asked import ASKS_YES_NO, gives_what_was_asked, premise_restated, unmet_constraints, what_is_asked
 from qa.answering.citations import best_matching_passage, cited_numbers, recite
 from qa.answering.confidence import confidence
 from qa.answering.judge import Judge, opens_with_answer_word
@@ -150,7 +150,20 @@ class Checker:
             gives_what_was_asked(asked, " ".join(s.text for s in kept))
             and (signals is None or score >= self.min_confidence)
             and not reason_for_another_event(asked, kept, passages)
+            and not self._premise_unstated(asked, kept, passages)
         )
+
+    def _premise_unstated(self, question: str, kept: list[Sentence], passages: list[Passage]) -> bool:
+        """A "why" answer that restates the question's premise stands only if the passages state that premise: the
+        reason may be stated while the premise is contradicted ("Why is Microsoft still the exclusive provider?
+        -- Microsoft is still the exclusive provider because the API runs only on Azure [2]", where a passage says
+        it no longer is). The premise is judged as its sentence is, on its citations and the passage sharing most
+        of its words."""
+        premise = premise_restated(question, kept[0].text) if kept else None
+        if premise is None:
+            return False
+        markers = "".join(f"[{n}]" for n in kept[0].cited)
+        return self.sentence(f"{premise[:-1]} {markers}.", passages).support < self.threshold
 
     def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage], state: dict[str, float]) -> Signals | None:
         """Each of FEATURES measured on the answer, for the part of `question` that asks (those that cannot be

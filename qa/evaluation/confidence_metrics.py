@@ -28,6 +28,18 @@ def auc(scores: np.ndarray, y: np.ndarray) -> float:
     return float(wins / (len(pos) * len(neg)))
 
 
+def grouped_auc(scores: np.ndarray, y: np.ndarray, groups: Sequence[str | None]) -> float:
+    """The mean over groups (None: in none) holding both labels of the AUC among that group's items; NaN when no
+    group does. Within one article a score cannot rank by topic, which is what a near miss shares with its article."""
+    scores, y = np.asarray(scores, dtype=float), np.asarray(y, dtype=float)
+    values = []
+    for name in sorted({g for g in groups if g is not None}):
+        mine = np.array([g == name for g in groups])
+        if len(set(y[mine])) == 2:
+            values.append(auc(scores[mine], y[mine]))
+    return float(np.mean(values)) if values else float("nan")
+
+
 def confidence_auc(results: Sequence[Rated]) -> float:
     rows = [(r.confidence, r.draft_correct) for r in results if r.confidence is not None]
     return auc(np.array([c for c, _ in rows]), np.array([float(ok) for _, ok in rows]))

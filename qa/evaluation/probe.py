@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.evaluation.calibrate import calibration_ids, fit
-from qa.evaluation.confidence_metrics import auc
+from qa.evaluation.confidence_metrics import auc, grouped_auc
 from qa.evaluation.layer_states import LAYERS, Store
 from qa.models.answer_probe import AnswerProbe
 
@@ -51,13 +51,7 @@ def fold_of(record: dict) -> int:
 
 def within_article_auc(scores: np.ndarray, y: np.ndarray, records: list[dict]) -> float:
     """The mean over SQuAD articles (with both kinds of question) of the AUC among that article's questions."""
-    articles = sorted({group(r) for r in records if r["source"] == "squad"})
-    values = []
-    for article in articles:
-        mine = np.array([r["source"] == "squad" and group(r) == article for r in records])
-        if len(set(y[mine])) == 2:
-            values.append(auc(scores[mine], y[mine]))
-    return float(np.mean(values)) if values else float("nan")
+    return grouped_auc(scores, y, [group(r) if r["source"] == "squad" else None for r in records])
 
 
 def cross_validated(x: np.ndarray, y: np.ndarray, folds: np.ndarray, l2: float, limit: int | None = None) -> np.ndarray:

@@ -8,6 +8,7 @@ question asked, not only its passage. Any file in the official format works.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import string
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from qa.domain import Answer, Citation
 from qa.errors import QAError
-from qa.evaluation.confidence_metrics import calibration, confidence_auc, right_confidence_p50
+from qa.evaluation.confidence_metrics import calibration, confidence_auc, grouped_auc, right_confidence_p50
 from qa.evaluation.metrics import percentile
 
 
@@ -219,7 +220,18 @@ def summarize(results: list[SquadResult]) -> dict:
         summary["ece"] = calibration(results)["ece"]
         summary["confidence_auc"] = confidence_auc(results)
         summary["right_confidence_p50"] = right_confidence_p50(results)
+        within = answerable_auc_within_article(results)
+        if not math.isnan(within):
+            summary["answerable_auc_within_article"] = within
     return summary
+
+
+def answerable_auc_within_article(results: list[SquadResult]) -> float:
+    """How well the confidence tells a question the documents answer from a near miss on the same article: the
+    mean over articles holding both of the AUC of confidence (0 for a refusal before any draft) against
+    answerability (an article: a SQuAD article, a CLAP NQ or BoolQ-3L passage's title). NaN where none holds both."""
+    scored = [r for r in results if r.confidence is not None]
+    return grouped_auc([r.confidence for r in scored], [float(r.answerable) for r in scored], [r.article for r in scored])
 
 
 def _mean(values) -> float:
