@@ -96,12 +96,12 @@ def test_a_yes_or_no_answer_is_judged_on_what_it_states():
         (
             "Why is Microsoft still OpenAI's exclusive data center provider?",
             "Microsoft is still OpenAI's exclusive data center provider because the API runs only on Azure [2].",
-            "Microsoft is still OpenAI's exclusive data center provider.",
+            "Microsoft is still OpenAI's exclusive data center provider",
         ),
         (
             "Why did OpenAI delay product launches?",
             "OpenAI delayed product launches, due to insufficient computing power [2].",
-            "OpenAI delayed product launches.",
+            "OpenAI delayed product launches",
         ),
         ("Why did OpenAI delay product launches?", "Because of insufficient computing power [2].", None),  # no restatement
         ("Why did OpenAI delay product launches?", "It lacked computing power [2].", None),  # no turn to a reason

@@ -66,7 +66,7 @@ def premise_restated(question: str, answer: str) -> str | None:
     said, asked = set(terms(premise)), set(terms(question))
     if len(said) < 3 or len(said & asked) * 2 < len(said):
         return None
-    return premise + "."
+    return premise
 
 
 # A clock time ("8 am", "10:30", "6 o'clock") or a day of the month ("the 5th").

@@ -163,7 +163,7 @@ class Checker:
         if premise is None:
             return False
         markers = "".join(f"[{n}]" for n in kept[0].cited)
-        return self.sentence(f"{premise[:-1]} {markers}.", passages).support < self.threshold
+        return self.sentence(f"{premise} {markers}.", passages).support < self.threshold
 
     def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage], state: dict[str, float]) -> Signals | None:
         """Each of FEATURES measured on the answer, for the part of `question` that asks (those that cannot be
