@@ -103,9 +103,9 @@ def test_a_yes_or_no_answer_is_judged_on_what_it_states():
             "OpenAI delayed product launches, due to insufficient computing power [2].",
             "OpenAI delayed product launches",
         ),
-        ("Why did OpenAI delay product launches?", "Because of insufficient computing power [2].", None),  # no restatement
+        ("Why did OpenAI delay launches?", "Because of insufficient computing power [2].", None),  # none restated
         ("Why did OpenAI delay product launches?", "It lacked computing power [2].", None),  # no turn to a reason
-        ("Why is the deal changing?", "A shortage of resources at the company is the cause, because launches slipped [3].", None),
+        ("Why is the deal changing?", "A shortage of resources is the cause, because launches slipped [3].", None),
         ("Who leads the company?", "Sam Altman leads the company because the board chose him [1].", None),  # not "why"
     ],
 )

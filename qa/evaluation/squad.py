@@ -231,7 +231,8 @@ def answerable_auc_within_article(results: list[SquadResult]) -> float:
     mean over articles holding both of the AUC of confidence (0 for a refusal before any draft) against
     answerability (an article: a SQuAD article, a CLAP NQ or BoolQ-3L passage's title). NaN where none holds both."""
     scored = [r for r in results if r.confidence is not None]
-    return grouped_auc([r.confidence for r in scored], [float(r.answerable) for r in scored], [r.article for r in scored])
+    labels = [float(r.answerable) for r in scored]
+    return grouped_auc([r.confidence for r in scored], labels, [r.article for r in scored])
 
 
 def _mean(values) -> float:
