@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from qa.answering.facts import TIME_WORDS, missing_facts, months, numbers, time_spans
-from qa.text import ASKS_WHY, MARKER, terms, words
+from qa.text import ASKS_WHY, MARKER, terms, without_markers, words
 
 ASKS_YES_NO = re.compile(
     r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b", re.I
@@ -58,7 +58,7 @@ def premise_restated(question: str, answer: str) -> str | None:
     A restatement is most of its words the question's own: a premise the passages contradict is then said in the
     answer's own sentence, where the judge can read it apart from the reason that may well be stated.
     """
-    text = MARKER.sub("", answer).strip()
+    text = without_markers(answer)
     turn = _TURNS_TO_REASON.search(text)
     if not ASKS_WHY.search(question) or turn is None:
         return None

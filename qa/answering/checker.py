@@ -162,8 +162,7 @@ class Checker:
         premise = premise_restated(question, kept[0].text) if kept else None
         if premise is None:
             return False
-        markers = "".join(f"[{n}]" for n in kept[0].cited)
-        return self.sentence(f"{premise} {markers}.", passages).support < self.threshold
+        return self.sentence(recite(f"{premise}.", *kept[0].cited), passages).support < self.threshold
 
     def _signals(self, question: str, sentences: list[Sentence], passages: list[Passage], state: dict[str, float]) -> Signals | None:
         """Each of FEATURES measured on the answer, for the part of `question` that asks (those that cannot be
