@@ -92,7 +92,7 @@ class Settings:
     judge_threshold: float = setting(0.5, low=0.0, high=1.0, help="a sentence the judge scores below this is unsupported")
     # Chosen on the risk-coverage curves of the confidence's own fit (docs/settings.md).
     min_confidence: float = setting(
-        0.3, low=0.0, high=1.0, help="with `drop`, refuse an answer whose confidence (calibrated P(right)) is below this"
+        0.35, low=0.0, high=1.0, help="with `drop`, refuse an answer whose confidence (calibrated P(right)) is below this"
     )
 
     backend: str = setting("local", help="which generator: `local` (llama.cpp), `openai` (any OpenAI-compatible server), `azure`")

@@ -111,9 +111,54 @@ def test_the_training_script_makes_a_model_the_package_can_load(tmp_path):
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(TINY))
     out = tmp_path / "model" / "answerability.onnx"
-    main([str(path), "--articles", "Old_Bridge", "--pairs", str(tmp_path / "pairs.jsonl"), "--out", str(out), "--epochs", "1"])
-    pairs = load(tmp_path / "pairs.jsonl")
+    build, work = tmp_path / "build", tmp_path / "work"
+    main([str(path), "--build", str(build), "--work", str(work), "--out", str(out), "--curve", "1"])
+    pairs = load(build / "tiny-develop-pairs.jsonl")
     assert {(p.question, p.label) for p in pairs} >= {("When did the Old Bridge open?", 1), ("When did the Old Bridge close?", 0)}
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["training_pairs"] > 0 and card["articles"] == ["Old_Bridge"] and card["onnx_bytes"] == out.stat().st_size
+    assert card["training_pairs"] > 0 and card["trained_on"][0]["file"] == "tiny.json"
+    assert card["onnx_bytes"] == out.stat().st_size
+    assert [point["trained_questions"] for point in card["curve"]] == [1, card["training_questions"]]
+    assert (work / "at-1.pt").exists() and (work / "state.pt").exists()
     assert 0.0 <= AnswerabilityModel(out).score("When did the Old Bridge open?", BRIDGE) <= 1.0
+
+
+def test_the_shipped_weights_are_checked_and_an_altered_or_missing_file_fails_in_one_line(tmp_path):
+    from qa.errors import ModelFileError
+    from qa.models.answer_probe import PROBE_FILE, PROBE_SHA256
+    from qa.models.answerability import MODEL_PATH, MODEL_SHA256
+    from qa.models.model_files import verified
+
+    assert verified(MODEL_PATH, MODEL_SHA256, "the answerability model") == MODEL_PATH
+    assert verified(PROBE_FILE, PROBE_SHA256, "the answer probe") == PROBE_FILE
+    altered = tmp_path / "answerability.onnx"
+    altered.write_bytes(MODEL_PATH.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ModelFileError, match=r"has sha256 \w+, expected") as failure:
+        verified(altered, MODEL_SHA256, "the answerability model")
+    assert "\n" not in str(failure.value)
+    with pytest.raises(ModelFileError, match="is missing; reinstall"):
+        verified(tmp_path / "gone.onnx", MODEL_SHA256, "the answerability model")
+
+
+def test_the_paragraphs_of_the_questions_the_confidence_is_fitted_on_are_kept_out_of_training():
+    from qa.evaluation.calibrate import calibration_ids
+    from qa.evaluation.pairs import SQUAD_DEV
+    from qa.evaluation.squad import load_squad
+    from qa.evaluation.train_answerability import calibration_paragraphs
+
+    ids = calibration_ids()
+    q = next(q for q in load_squad(SQUAD_DEV).questions if q.id in ids)
+    pairs = [Pair(q.question, "its passage", 0, q.article, 7, 0), Pair("Another question?", "a passage", 1, q.article, 8, 0)]
+    assert calibration_paragraphs(pairs) == {(q.article, 7)}
+
+
+def test_a_batch_holds_whole_questions_and_counts_the_questions_seen():
+    from qa.evaluation.train_answerability import BATCH, batches, by_question
+
+    pairs = [Pair(f"Question {n}?", f"passage {k}", int(k == 0), "A", n, k) for n in range(10) for k in range(5)]
+    questions = by_question(pairs, seed=0)
+    assert questions == by_question(pairs, seed=0) and sorted(len(g) for g in questions) == [5] * 10
+    planned = batches(questions)
+    assert [len(b) for b, _ in planned] == [20, 20, 10] and BATCH == 16
+    assert [seen for _, seen in planned] == [4, 8, 10]
+    assert all(len({p.question for p in b}) * 5 == len(b) for b, _ in planned)

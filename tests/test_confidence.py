@@ -17,9 +17,9 @@ from qa.domain import Signals
 from qa.evaluation.calibrate import fit, weights_file
 
 
-def signals(support: float, asked: float, unmet: int, answers: float, best: float) -> Signals:
-    """The features the checks give for these findings (the unmet check counts up to two)."""
-    return Signals({"support": support, "asked": asked, "unmet": float(min(unmet, 2)), "answers": answers, "best": best})
+def signals(support: float, asked: float, answers: float, best: float) -> Signals:
+    """The features the checks give for these findings."""
+    return Signals({"support": support, "asked": asked, "answers": answers, "best": best})
 
 
 def test_the_file_names_exactly_the_features_the_checks_give():
@@ -31,7 +31,7 @@ def test_the_file_names_exactly_the_features_the_checks_give():
 
 def test_what_the_fit_writes_is_what_the_confidence_reads(tmp_path):
     rng = np.random.default_rng(7)
-    rows = [signals(*rng.random(2), int(rng.integers(0, 3)), *rng.random(2)).features for _ in range(200)]
+    rows = [signals(*rng.random(4)).features for _ in range(200)]
     names = list(rows[0])
     x = np.array([[r[n] for n in names] for r in rows])
     y = (x[:, 1] + 0.3 * rng.standard_normal(200) > 0.5).astype(float)
@@ -40,7 +40,7 @@ def test_what_the_fit_writes_is_what_the_confidence_reads(tmp_path):
     without = fit(x[:, :-1], y)
     path.write_text(json.dumps(weights_file([(names, w), (names[:-1], without)], "a test")))
     read = read_fits(path)
-    s = signals(0.9, 0.8, 1, 0.4, 0.6)
+    s = signals(0.9, 0.8, 0.4, 0.6)
     z = w[0] + sum(wi * s[n] for wi, n in zip(w[1:], names))
     assert read[0].weights["asked"] > 0 and math.isclose(confidence(s, read), 1 / (1 + math.exp(-z)), abs_tol=2e-3)  # rounded to 3 places
     lacking = Signals({n: s[n] for n in names[:-1]})  # a feature the first fit weighs is missing: the second rates it
@@ -54,7 +54,7 @@ def test_the_fit_is_reported_per_population_and_pooled_with_the_pooled_coverage(
     from qa.evaluation.calibrate import by_population, labelled
 
     def report(name: str, rows: list[tuple[float, bool]]) -> Path:
-        results = [{"signals": signals(1.0, a, 0, a, a).to_dict(), "draft_correct": ok} for a, ok in rows]
+        results = [{"signals": signals(1.0, a, a, a).to_dict(), "draft_correct": ok} for a, ok in rows]
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps({"run": {"mode": "squad2", "file": name}, "results": [*results, {"signals": None}]}))
         return path
@@ -62,7 +62,7 @@ def test_the_fit_is_reported_per_population_and_pooled_with_the_pooled_coverage(
     squad = report("squad", [(0.9, True), (0.8, True), (0.2, False), (0.1, False)])
     clap = report("clapnq", [(0.9, True), (0.3, True), (0.6, False)])
     names, x, y, populations = labelled([squad, clap])
-    assert names == ["support", "asked", "unmet", "answers", "best"] and len(y) == 7  # an unsigned result is left out
+    assert names == ["support", "asked", "answers", "best"] and len(y) == 7  # an unsigned result is left out
     assert populations == ["squad2 squad"] * 4 + ["squad2 clapnq"] * 3
     shown = by_population(x[:, 1], y, populations)
     assert shown["squad2 squad"] == {"n": 4, "ece": pytest.approx(0.15), "auc": 1.0}

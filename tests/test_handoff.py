@@ -29,7 +29,7 @@ ANSWER = Answer(
     timings={"total_s": 1.5},
     sentences=[Sentence("Until 2030 [1].", (1,), 0.98)],
     confidence=0.6,
-    signals=Signals({"support": 0.98, "asked": 0.9, "unmet": 0.0, "answers": 0.9, "best": 0.9}),
+    signals=Signals({"support": 0.98, "asked": 0.9, "answers": 0.9, "best": 0.9}),
 )
 
 

@@ -89,7 +89,7 @@ def _answer(question: str, text: str, refused: bool, confidence: float, passage:
     dropped = [Sentence("It opened in 1932 [1].", (1,), 1.0)] if refused else []
     return Answer(
         question, text, [] if refused else [Citation.from_passage(1, passage)], [passage], refused,
-        {"total_s": 2.0}, sentences, dropped, confidence, Signals({"support": 1.0, "asked": confidence, "unmet": 0.0, "answers": confidence, "best": confidence}),
+        {"total_s": 2.0}, sentences, dropped, confidence, Signals({"support": 1.0, "asked": confidence, "answers": confidence, "best": confidence}),
     )
 
 

@@ -195,18 +195,12 @@ def _states_what_was_asked(found: Found) -> float:
     return found.judge.answers_question(found.question, [p.text for p in found.evidence])
 
 
-def _unmet(found: Found) -> float:
-    unmet = unmet_constraints(found.question, "\n".join(p.text for p in found.evidence), _titles(found.evidence))
-    return min(len(unmet), 2)  # a third unmet name or time says no more than the second
-
-
 # The features the confidence weighs (qa.answering.confidence, weights by these names in qa/models/confidence.json),
 # each measured on an answer whose kept sentences cite something (None: not measurable here). Adding or retiring
 # a signal is one entry here and a refit.
 FEATURES: dict[str, Callable[[Found], float | None]] = {
     "support": _lowest_support,  # the lowest judge support among the answer's sentences
     "asked": _states_what_was_asked,  # the judge's P(yes): the cited passages state the answer to exactly the question
-    "unmet": _unmet,  # names and times of the question the cited passages (and their titles) do not mention
     "answers": lambda found: max(p.answers or 0.0 for p in found.evidence),  # answerability of the best cited passage
     "best": lambda found: max(p.answers or 0.0 for p in found.passages),  # the same for the best passage shown
     # The answer probe's P(the passages answer), qa.models.answer_probe, from the generator's state at the end of

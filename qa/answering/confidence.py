@@ -3,8 +3,9 @@
 Each check alone is weak: the judge says whether the cited passage states the sentence (not whether
 the sentence answers the question), the generator's own yes to "does the passage answer exactly
 this question?" separates answerable from near-miss questions only in part, the answerability model
-(`qa.models.answerability`) tells passages that hold the answer from those that do not but barely sees a
-near miss, and a question's names and times either are or are not in the cited passage. The local
+(`qa.models.answerability`) tells passages that hold the answer from those that do not and sees some near misses
+(a question's names and times missing from the cited passages were a feature too, until this model's scores did
+their work: docs/near_miss.md). The local
 generator's own state at the end of the answer prompt adds one more: the answer probe
 (`qa.models.answer_probe`). A logistic model over
 them, fitted on labelled answers (`qa.evaluation.calibrate`), turns them into P(the answer is right). Its

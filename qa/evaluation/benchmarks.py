@@ -21,8 +21,7 @@ import re
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.evaluation.pairs import SPLIT as TRAINING_SPLIT
-from qa.evaluation.splits import SPLIT
+from qa.evaluation.splits import SPLIT, TRAINING_SPLIT
 from qa.evaluation.squad import SquadQuestion, SquadSet, load_squad
 
 PARTS = ("develop", "locked")

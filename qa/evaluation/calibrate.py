@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     names, x, y, populations = labelled(reports, probe)
     print(f"{len(y)} answers, {int(y.sum())} right")
     for i, name in enumerate(names):
-        print(f"  AUC of {name} alone: {auc(x[:, i] * (-1 if name == 'unmet' else 1), y):.3f}")
+        print(f"  AUC of {name} alone: {auc(x[:, i], y):.3f}")
     # The fit on every feature, then (when the reports read the generator's states) one without those features,
     # for answers from a generator whose states cannot be read.
     subsets = [names] + ([[n for n in names if n not in STATE_FEATURES]] if set(STATE_FEATURES) & set(names) else [])

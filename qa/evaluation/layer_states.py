@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evaluation.pairs import gold_spans, holds_span, paragraph_numbers
+from qa.evaluation.pairs import SQUAD_DEV, gold_spans, holds_span, paragraph_numbers
 from qa.evaluation.benchmarks import load_benchmark, part
 from qa.evaluation.splits import BENCHMARKS
 from qa.evaluation.squad import SquadSet, write_corpus
@@ -37,7 +37,6 @@ from qa.settings import Settings
 
 LAYERS = (20,)  # of 28: of 16, 20 and 24, collected for the first 600 questions, 20 read best (docs/near_miss.md)
 SEED = 36
-SQUAD_DEV = BENCHMARKS / "squad2" / "dev-v2.0-29-articles.json"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Labelled (question, passage) pairs as retrieval makes them, for the answerability model.
 
-Every question of the chosen SQuAD 2.0 articles is put to the project's own retriever over a corpus of
-the whole file; each passage it returns is labelled by whether it holds the question's gold answer span
+Every question of a SQuAD 2.0 file's develop (or locked) articles is put to the project's own retriever over
+a corpus of those articles; each passage it returns is labelled by whether it holds the question's gold answer span
 (its character span in the article), so the negatives are the passages a user's question really meets:
 neighbouring paragraphs, the same paragraph's other chunk, and for an unanswerable question the very
 paragraph it was written against (with the tempting wrong span). A gold passage the retriever missed is
@@ -18,13 +18,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qa.domain import Chunk, Passage
+from qa.evaluation.benchmarks import load_benchmark, part
+from qa.evaluation.splits import TRAINING_SPLIT
 from qa.evaluation.squad import SquadSet, holds_answer, load_squad, write_corpus
 from qa.settings import Settings
 from qa.store.ingestion import ingest
 
 ROOT = Path(__file__).resolve().parents[2]
-SPLIT = ROOT / "eval" / "squad_split.json"
 DEFAULT_SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad2" / "train-v2.0-first10.json"
+SQUAD_DEV = DEFAULT_SQUAD.with_name("dev-v2.0-29-articles.json")
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,13 @@ def label(passage: Passage, spans: list[tuple[int, int]], answers: tuple[str, ..
     return 0
 
 
-def make_pairs(path: Path, articles: list[str], settings: Settings, top_k: int = 5) -> list[Pair]:
-    """Pairs for every question of `articles`, retrieved from a fresh index of all the file's articles."""
+def make_pairs(path: Path, part_name: str, settings: Settings, top_k: int = 5) -> list[Pair]:
+    """Pairs for every question of a SQuAD 2.0 file's `develop` or `locked` part (`qa.evaluation.benchmarks.part`),
+    retrieved from a fresh index of that part's articles alone: a locked article never enters a develop index."""
     from qa.api import index as open_index
     from qa.retrieval.hybrid import IndexRetriever
 
-    squad = load_squad(path)
+    squad = part(load_benchmark(path), part_name)
     spans = gold_spans(path)
     pairs: list[Pair] = []
     with tempfile.TemporaryDirectory(prefix="qa-pairs-") as tmp:
@@ -84,7 +87,7 @@ def make_pairs(path: Path, articles: list[str], settings: Settings, top_k: int =
         retriever = IndexRetriever(store, settings)
         chunks = {source: store.chunks(source) for source in squad.documents}
         numbers = paragraph_numbers(squad)
-        for q in (q for q in squad.questions if q.article in articles):
+        for q in squad.questions:
             found = retriever.retrieve(q.question)
             gold = [c for c in chunks[q.source] if holds_span(c, spans[q.id])]
             missed = [c for c in gold if c.id not in {p.id for p in found}]
@@ -111,7 +114,7 @@ def _as_passage(chunk: Chunk) -> Passage:
 
 def develop_articles() -> list[str]:
     """The shared SQuAD file's articles that training and fitting may read (eval/squad_split.json)."""
-    return json.loads(SPLIT.read_text())["develop"]
+    return json.loads(TRAINING_SPLIT.read_text())["develop"]
 
 
 # The share of each article's paragraphs kept out of training: the model's own figures and the confidence's

@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 SPLIT = ROOT / "eval" / "near_miss_split.json"
+TRAINING_SPLIT = ROOT / "eval" / "squad_split.json"  # the SQuAD training file's own lock (2026-12-01)
 SEED = 36  # the number: fixed before the data was looked at
 LOCKED_DEV_ARTICLES = 6
 LOCKED_CLAPNQ_EACH = 100

@@ -9,13 +9,12 @@ standardisation, the weights).
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qa.errors import ModelFileError
+from qa.models.model_files import verified
 
 PROBE_FILE = Path(__file__).parent / "answer_probe.npz"
 # The shipped file's, checked when it is read (a probe is only right for the states it was fitted on).
@@ -54,9 +53,4 @@ class AnswerProbe:
 @functools.cache
 def shipped_probe() -> AnswerProbe:
     """The packaged probe, fitted on the packaged generator's states (data card: answer_probe.md)."""
-    if not PROBE_FILE.is_file():
-        raise ModelFileError(f"the answer probe {PROBE_FILE} is missing; reinstall the project")
-    digest = hashlib.sha256(PROBE_FILE.read_bytes()).hexdigest()
-    if digest != PROBE_SHA256:
-        raise ModelFileError(f"the answer probe {PROBE_FILE} has sha256 {digest}, expected {PROBE_SHA256}; reinstall the project")
-    return AnswerProbe.read(PROBE_FILE)
+    return AnswerProbe.read(verified(PROBE_FILE, PROBE_SHA256, "the answer probe"))

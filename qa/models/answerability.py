@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 MODEL_PATH = Path(__file__).parent / "answerability.onnx"
+# The shipped file's, checked when it is loaded (the confidence's weights are fitted on this model's scores).
+MODEL_SHA256 = "78e9acf43b64f362dfe3a6bc4de1c7bbc3a960037bb46e63c8161f5bdf707953"
 MAX_TOKENS = 256  # as trained: a question and a passage of the default chunk size fit well within it
 
 
@@ -56,5 +58,7 @@ class AnswerabilityModel:
 
 @lru_cache(maxsize=1)
 def shipped_model() -> AnswerabilityModel:
-    """The packaged model, loaded once per process (~0.1 s)."""
-    return AnswerabilityModel()
+    """The packaged model, checked and loaded once per process (~0.2 s)."""
+    from qa.models.model_files import verified
+
+    return AnswerabilityModel(verified(MODEL_PATH, MODEL_SHA256, "the answerability model"))

@@ -41,6 +41,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verified(path: Path, sha256: str, what: str) -> Path:
+    """`path`, when it holds the shipped bytes: a weights file that is missing or altered fails in one line."""
+    if not path.is_file():
+        raise ModelFileError(f"{what} {path} is missing; reinstall the project")
+    digest = _sha256(path)
+    if digest != sha256:
+        raise ModelFileError(f"{what} {path} has sha256 {digest}, expected {sha256}; reinstall the project")
+    return path
+
+
 def _part_paths() -> list[Path]:
     paths = []
     for n in range(1, GENERATOR_PARTS + 1):
