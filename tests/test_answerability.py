@@ -118,7 +118,7 @@ def test_the_training_script_makes_a_model_the_package_can_load(tmp_path):
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["training_pairs"] > 0 and card["trained_on"][0]["file"] == "tiny.json"
     assert card["onnx_bytes"] == out.stat().st_size
-    assert [point["trained_questions"] for point in card["curve"]] == [1, card["training_questions"]]
+    assert [point["trained_questions"] for point in card["curve"]] == sorted({1, card["training_questions"]})
     assert (work / "at-1.pt").exists() and (work / "state.pt").exists()
     assert 0.0 <= AnswerabilityModel(out).score("When did the Old Bridge open?", BRIDGE) <= 1.0
 
