@@ -259,12 +259,12 @@ def _source(path: Path) -> dict:
     return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-def locked_curve(files: list[Path], build: Path, work: Path, card_path: Path) -> None:
+def locked_curve(build: Path, work: Path, card_path: Path) -> None:
     """Each saved mark scored on the dev file's locked articles (the issue's learning curve); added to the figures."""
     import torch
 
     card = json.loads(card_path.read_text())
-    pairs = [p for f in files if f == SQUAD_DEV for p in pairs_of(f, "locked", build)]
+    pairs = pairs_of(SQUAD_DEV, "locked", build)
     model, tokenizer = _load_base()
     model.eval()
     curve = []
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     card_path = args.out.with_suffix(".json")
     if args.locked:
-        locked_curve(args.files, args.build, args.work, card_path)
+        locked_curve(args.build, args.work, card_path)
         return
 
     pairs = [p for f in args.files for p in pairs_of(f, "develop", args.build)]
