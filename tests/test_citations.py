@@ -69,3 +69,12 @@ def test_resolved_citations_always_point_at_real_passages(text: str, n: int):
     assert [c.number for c in cites] == cited_numbers(cleaned)
     for c in cites:
         assert c.text == ps[c.number - 1].text
+
+
+def test_an_abbreviation_or_an_initial_does_not_end_a_sentence():
+    text = "CSNET was funded by the U.S. National Science Foundation [1]. John F. Kennedy met Dr. Smith [2]. It ended."
+    assert split_sentences(text) == [
+        "CSNET was funded by the U.S. National Science Foundation [1].",
+        "John F. Kennedy met Dr. Smith [2].",
+        "It ended.",
+    ]

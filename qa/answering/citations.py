@@ -13,6 +13,11 @@ from qa.text import terms
 _VERBOSE_REFERENCE = re.compile(r",?\s*\(?\b(?:as )?(?:stated|mentioned|according to|see|from) (?:in )?passages?\s*", re.I)
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])")
+# A full stop that ends an abbreviation or an initial, not a sentence: "the U.S. National Science Foundation",
+# "John F. Kennedy", "Dr. Smith". Split there, a sentence loses its subject and gets a citation of its own.
+_ABBREVIATION_END = re.compile(
+    r"(?:\b(?:[A-Za-z]\.){2,}|\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Ft|Jr|Sr|Gen|Gov|Sen|Rep|Inc|Ltd|Corp|Co|vs)\.)$"
+)
 
 
 # A reply that says the documents do not answer. "The deal does not provide exclusivity [2]" is an
@@ -32,6 +37,9 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of an answer, each keeping the markers that follow its full stop."""
     sentences: list[str] = []
     for part in _SENTENCE_END.split(text.strip()):
+        if sentences and _ABBREVIATION_END.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {part.strip()}"
+            continue
         leading = _LEADING_MARKERS.match(part)
         if leading and sentences:  # markers after a full stop belong to the sentence before
             sentences[-1] = f"{sentences[-1]} {leading.group(0).strip()}"
