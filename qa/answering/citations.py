@@ -16,7 +16,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])")
 # A full stop that ends an abbreviation or an initial, not a sentence: "the U.S. National Science Foundation",
 # "John F. Kennedy", "Dr. Smith". Split there, a sentence loses its subject and gets a citation of its own. A
 # sentence that does end on one ("… in the U.S.", "plan B.") is judged joined to the next: nothing is dropped.
-# Documents are split by qa.text.SENTENCE, which ends a sentence there: a quote keeps its source's own span.
+# Documents are split by qa.text.SENTENCE, which still ends a sentence there (the overview quotes such pieces).
 _ABBREVIATION_END = re.compile(
     r"(?:\b(?:[A-Za-z]\.){2,}|\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Ft|Jr|Sr|Gen|Gov|Sen|Rep|Inc|Ltd|Corp|Co|vs)\.)$"
 )
