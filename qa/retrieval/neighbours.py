@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.domain import Chunk, Passage
-from qa.retrieval.hybrid import IndexRetriever, Retriever
+from qa.retrieval.hybrid import IndexRetriever, Retriever, cosine
 
 if TYPE_CHECKING:
     from qa.settings import Settings
@@ -65,7 +65,5 @@ class WithNeighbours:
 
 def _scored(chunk: Chunk, vector: list[float], query: np.ndarray) -> Passage:
     """The chunk as a passage, scored by its cosine similarity to the question's vector."""
-    v = np.asarray(vector, dtype=float)
-    score = float(v @ query / max(np.linalg.norm(v) * np.linalg.norm(query), 1e-12))
-    fields = vars(chunk) | {"score": round(score, 4)}
+    fields = vars(chunk) | {"score": round(float(cosine([vector], query)[0]), 4)}
     return Passage(**fields)
