@@ -13,7 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from qa.domain import Chunk
 from qa.evaluation.metrics import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,8 +188,8 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
 
     import numpy as np
 
+    from qa.domain import Chunk
     from qa.retrieval.hybrid import IndexRetriever
-    from qa.retrieval.neighbours import SAME_PARAGRAPH_GAP
     from qa.settings import Settings
     from qa.store.documents import Document, chunk_document
     from qa.store.index import Index
@@ -217,8 +216,7 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
                     doc_ids = [i for i in ids if doc_lo <= i < doc_lo + per_document]
                     source = f"synthetic-{doc_lo // per_document}.txt"
                     version = Version("synthetic", "bench", min(per_document, n - doc_lo), source)
-                    drawn = [_drawn(words[i % len(words)], rng) for i in doc_ids]
-                    write.add([_synthetic(f"{n}-{i}", i - doc_lo, t, source) for i, t in zip(doc_ids, drawn)], version)
+                    write.add([Chunk(f"{n}-{i}", _drawn(words[i % len(words)], rng), source, source, 0, 1) for i in doc_ids], version)
                     if doc_ids[-1] == min(n, doc_lo + per_document) - 1:
                         write.finish(source, version, set(), record=True)
                 noise = rng.normal(0, 0.01, (len(ids), base.shape[1])).astype(np.float32)
@@ -236,13 +234,6 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
                 t = time.perf_counter()
                 retriever.retrieve(q)
                 searches.append(time.perf_counter() - t)
-            best = [found[0] for q in questions[5:] if (found := retriever.retrieve(q))]
-            beside = []
-            for passage in best:  # the answer path's next step: the best passage's neighbours in its paragraph
-                t = time.perf_counter()
-                index.adjacent(passage, SAME_PARAGRAPH_GAP)
-                beside.append(time.perf_counter() - t)
-            out[f"neighbours_{n}_p95_ms"] = percentile(beside, 0.95) * 1000
             out[f"retrieval_{n}_p50_ms"] = percentile(latencies, 0.5) * 1000
             out[f"retrieval_{n}_p95_ms"] = percentile(latencies, 0.95) * 1000
             out[f"retrieval_{n}_search_p95_ms"] = percentile(searches, 0.95) * 1000
@@ -251,13 +242,6 @@ def retrieval_at_scale(embeddings, sizes=(1_000, 10_000, 50_000), queries: int =
             out[f"retrieval_{n}_build_s"] = build_s
             out[f"retrieval_{n}_peak_mb"] = peak_memory_mb()
     return out
-
-
-def _synthetic(id_: str, place: int, text: str, source: str) -> Chunk:
-    """The chunk at `place` in a synthetic document: 320 characters each, three to a paragraph (the answer path
-    looks up the chunks beside the best one by their spans)."""
-    start = place * 321 + place // 3
-    return Chunk(id_, text, source, source, start, start + 320)
 
 
 def _drawn(words: list[str], rng) -> str:  # noqa: ANN001 - a numpy Generator

@@ -81,12 +81,6 @@ class Settings:
     )
     chunk_size: int = setting(320, low=50, help="characters per chunk (split on paragraphs, then sentences)")
     top_k: int = setting(5, low=1, high=50, help="passages retrieved at most")
-    # Off by default: more of SQuAD's encyclopedic paragraphs answered, fewer of the article's (docs/settings.md).
-    neighbours: int = setting(
-        0, low=0, high=50,
-        help="the best this many passages are shown in their paragraph, with the chunks just before and after them, "
-        "within `QA_TOP_K`",
-    )
     # top_k and score_margin trade answers found against prompt time: docs/settings.md has the measurement.
     min_score: float = setting(0.25, low=-1.0, high=1.0, help="cosine floor below which a passage is not shown; none left: refuse")
     score_margin: float = setting(

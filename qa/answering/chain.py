@@ -20,8 +20,7 @@ from qa.answering.prompts import REFUSAL, answer_messages
 from qa.domain import Answer, Passage, Sentence
 from qa.errors import BackendError, CorpusError, QAError, QuestionError
 from qa.models.answer_probe import AnswerProbe, shipped_probe
-from qa.retrieval.hybrid import Retriever
-from qa.retrieval.neighbours import retriever_for
+from qa.retrieval.hybrid import IndexRetriever, Retriever
 from qa.settings import Settings, Verify
 from qa.store.index import Index
 from qa.store.ingestion import ingest
@@ -129,7 +128,7 @@ class Pipeline:
         self.chat_model = chat_model
         self.index = index or Index(settings, embeddings)
         self.checker = Checker(judge or Judge(chat_model, settings.judge_threshold), settings.min_confidence, answerability)
-        self.retriever = retriever or retriever_for(self.index, settings)
+        self.retriever = retriever or IndexRetriever(self.index, settings)
         self.probe = probe  # None: the shipped one, read when a state is first there to read
 
     @classmethod

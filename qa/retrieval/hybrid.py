@@ -74,17 +74,13 @@ class PassageRetriever(BaseRetriever):
         if not ids:
             return {}
         got = self.store.get(ids=ids, include=["metadatas", "embeddings"])
-        scores = cosine(got["embeddings"], vector)
+        vectors, query = np.asarray(got["embeddings"], dtype=float), np.asarray(vector, dtype=float)
+        # Cosine, as Chroma's distance is: the vectors of a model that does not normalise them count too.
+        scores = vectors @ query / np.maximum(np.linalg.norm(vectors, axis=1) * np.linalg.norm(query), 1e-12)
         return {
             id_: (Document(page_content=meta["text"], metadata=meta, id=id_), float(score))
             for id_, meta, score in zip(got["ids"], got["metadatas"], scores)
         }
-
-
-def cosine(vectors, query) -> np.ndarray:  # noqa: ANN001 - lists of floats or arrays
-    """Each vector's cosine similarity to the query, as Chroma's distance is: unnormalised vectors count too."""
-    vectors, query = np.asarray(vectors, dtype=float), np.asarray(query, dtype=float)
-    return vectors @ query / np.maximum(np.linalg.norm(vectors, axis=1) * np.linalg.norm(query), 1e-12)
 
 
 def fuse(rankings: list[list[str]]) -> dict[str, float]:

@@ -110,20 +110,6 @@ class Index:
         where = {"$and": [{"source": source}, {"digest": version.digest}, {"chunking": version.chunking}]}
         return _as_chunks(read_all(self.collection, where=where, include=["metadatas"]))
 
-    def adjacent(self, chunk: Chunk, gap: int) -> list[tuple[Chunk, list[float]]]:
-        """The live chunks just before and just after `chunk` in its document (at most `gap` characters between),
-        in document order, each with its stored embedding."""
-        live = self.live([chunk.source])
-        # Exact values and no digest: ~6 ms at 50,000 chunks, with a range or the digest 50-90 (docs/retrieval.md).
-        after = {"start": {"$in": [chunk.end + n for n in range(gap + 1)]}}
-        before = {"end": {"$in": [chunk.start - n for n in range(gap + 1)]}}
-        where = {"$and": [{"source": chunk.source}, {"$or": [before, after]}]}
-        with self.guard():
-            got = self.collection.get(where=where, include=["metadatas", "embeddings"])
-        vectors = {id_: list(v) for id_, v in zip(got["ids"], got["embeddings"])}
-        found = _as_chunks(got, lambda meta: _is_live(meta, live))
-        return [(c, vectors[c.id]) for c in sorted(found, key=lambda c: c.start) if c.id != chunk.id]
-
     def keep_live(self, docs: list[LangchainDocument]) -> list[LangchainDocument]:
         """The retrieved chunks that belong to their document's live version."""
         _generation, live = self.records.current()
